@@ -1,0 +1,69 @@
+"""The agent loop: a LangGraph StateGraph alternating model and tool nodes."""
+
+from __future__ import annotations
+
+import operator
+from dataclasses import asdict
+from typing import Annotated, TypedDict
+
+from langgraph.graph import END, START, StateGraph
+from langgraph.graph.state import CompiledStateGraph
+
+from agents.harness import Harness
+from agents.models.base import ModelAdapter
+from agents.sandbox import Sandbox
+from agents.tools import execute, tool_schemas
+
+
+class AgentState(TypedDict):
+    messages: Annotated[list[dict], operator.add]
+    steps: int
+
+
+def build_agent(
+    model: ModelAdapter, box: Sandbox, harness: Harness, max_steps: int
+) -> CompiledStateGraph:
+    """Compile the loop for one run. One invoke() is one user turn."""
+    schemas = tool_schemas(list(harness.tools))
+    allowed = list(harness.tools)
+
+    def call_model(state: AgentState) -> dict:
+        reply = model.complete(state["messages"], schemas)
+        message = reply.as_message() | {"usage": asdict(reply.usage)}
+        return {"messages": [message], "steps": state["steps"] + 1}
+
+    def run_tools(state: AgentState) -> dict:
+        calls = state["messages"][-1]["tool_calls"]
+        results = []
+        for call in calls:
+            result = execute(box, call["name"], call["arguments"], allowed)
+            results.append(
+                {
+                    "role": "tool",
+                    "tool_call_id": call["id"],
+                    "name": call["name"],
+                    "content": result.content,
+                    "is_error": result.is_error,
+                }
+            )
+        return {"messages": results}
+
+    def after_model(state: AgentState) -> str:
+        return "tools" if state["messages"][-1].get("tool_calls") else END
+
+    def after_tools(state: AgentState) -> str:
+        # Tools always run before stopping, so every call in the transcript has a result.
+        return END if state["steps"] >= max_steps else "model"
+
+    graph = StateGraph(AgentState)
+    graph.add_node("model", call_model)
+    graph.add_node("tools", run_tools)
+    graph.add_edge(START, "model")
+    graph.add_conditional_edges("model", after_model, ["tools", END])
+    graph.add_conditional_edges("tools", after_tools, ["model", END])
+    return graph.compile()
+
+
+def recursion_limit(max_steps: int) -> int:
+    """LangGraph counts node executions; a step is one model and one tool node."""
+    return 2 * max_steps + 2

@@ -1,0 +1,176 @@
+"""The simulated agent: offline, seeded, with known persistence parameters.
+
+It understands every request perfectly (it reads the scenario's annotations, which a
+real model never sees) and acts only through the same tools a real model gets, so its
+edits and commits are real. Whether it also does something *unrequested* is drawn from
+its parameters, which makes it the ground truth the analyser is checked against.
+
+For each behaviour at turn t, with L = turns since it was last requested:
+  requested this turn        -> always
+  required by a standing rule -> with probability 1 - forget
+  forbidden by a rule        -> with probability revoke_ignore
+  otherwise                  -> with probability 1 - (1 - base) * (1 - carry(L)),
+                                carry(L) = persist * decay ** (L - 1), 0 if never asked
+One uniform draw per turn and behaviour, whatever the outcome, keeps the random
+streams of two profiles on the same seed aligned, so they are directly comparable.
+"""
+
+from __future__ import annotations
+
+import json
+import random
+from collections.abc import Generator
+from dataclasses import asdict, dataclass, fields, replace
+from pathlib import PurePosixPath
+
+from agents.models.base import ModelReply, ModelSpec, ModelSpecError
+from scenarios.model import Scenario
+
+
+@dataclass(frozen=True)
+class SimParams:
+    base: float = 0.02
+    persist: float = 0.05
+    decay: float = 0.5
+    revoke_ignore: float = 0.0
+    forget: float = 0.02
+
+    def carry(self, lag: int | None) -> float:
+        if lag is None or lag < 1:
+            return 0.0
+        return self.persist * self.decay ** (lag - 1)
+
+    def unrequested_probability(self, lag: int | None) -> float:
+        return 1.0 - (1.0 - self.base) * (1.0 - self.carry(lag))
+
+
+PROFILES: dict[str, SimParams] = {
+    # Does what it is told and little else.
+    "steady": SimParams(base=0.01, persist=0.02, decay=0.5, revoke_ignore=0.0, forget=0.01),
+    # Told once, keeps doing it; a revocation only partly sticks.
+    "sticky": SimParams(base=0.02, persist=0.8, decay=0.85, revoke_ignore=0.3, forget=0.01),
+    # Often does things unasked, whether or not it was ever asked: no carry-over.
+    "eager": SimParams(base=0.4, persist=0.0, decay=0.5, revoke_ignore=0.05, forget=0.01),
+    # Never sticky, but drops standing rules.
+    "forgetful": SimParams(base=0.01, persist=0.0, decay=0.5, revoke_ignore=0.0, forget=0.5),
+}
+
+
+def sim_params(spec: ModelSpec) -> SimParams:
+    """The profile named in the spec with any `?key=value` overrides applied."""
+    if spec.name not in PROFILES:
+        raise ModelSpecError(
+            f"model {spec}: unknown simulated profile {spec.name!r}; "
+            f"expected one of: {', '.join(PROFILES)}"
+        )
+    known = {f.name for f in fields(SimParams)}
+    overrides: dict[str, float] = {}
+    for key, value in spec.params:
+        if key not in known:
+            raise ModelSpecError(
+                f"model {spec}: unknown parameter {key!r}; expected one of: {', '.join(known)}"
+            )
+        try:
+            number = float(value)
+        except ValueError:
+            number = -1.0
+        if not 0.0 <= number <= 1.0:
+            raise ModelSpecError(
+                f"model {spec}: parameter {key} must be a number from 0 to 1, got {value!r}"
+            )
+        overrides[key] = number
+    return replace(PROFILES[spec.name], **overrides)
+
+
+_COMMENT = {".py": "# ", ".sh": "# ", ".yaml": "# ", ".yml": "# ", ".toml": "# ", ".md": ""}
+
+Script = Generator[list[dict], list[str], str]
+
+
+class SimModel:
+    """A simulated agent for one run of one scenario."""
+
+    simulated = True
+
+    def __init__(self, spec: ModelSpec, scenario: Scenario, seed: int) -> None:
+        self.spec = str(spec)
+        self.params = sim_params(spec)
+        self._scenario = scenario
+        self._rng = random.Random(f"sim:{seed}")
+        self._script: Script | None = None
+        self._calls = 0
+
+    def describe(self) -> dict:
+        return {"simulated": True, "params": asdict(self.params)}
+
+    # -- decisions -------------------------------------------------------------------
+    def probability(self, behaviour: str, turn: int) -> float:
+        """Chance of doing `behaviour` at 0-based `turn`, from the annotations."""
+        turns = self._scenario.turns
+        if behaviour in turns[turn].requested_kinds():
+            return 1.0
+        rule = None
+        for t in turns[: turn + 1]:
+            if behaviour in t.forbids:
+                rule = "forbid"
+            if behaviour in t.requires:
+                rule = "require"
+        if rule == "require":
+            return 1.0 - self.params.forget
+        if rule == "forbid":
+            return self.params.revoke_ignore
+        asked = [i for i in range(turn) if behaviour in turns[i].requested_kinds()]
+        return self.params.unrequested_probability(turn - asked[-1] if asked else None)
+
+    # -- conversation ----------------------------------------------------------------
+    def _call(self, name: str, **arguments: str) -> dict:
+        self._calls += 1
+        return {"id": f"sim_{self._calls}", "name": name, "arguments": json.dumps(arguments)}
+
+    def _turn_script(self, turn: int, user_text: str) -> Script:
+        do_commit = self._rng.random() < self.probability("commit", turn)
+        done: list[str] = []
+        paths = self._scenario.turns[turn].edit_paths()
+        if paths:
+            originals = yield [self._call("read_file", path=p) for p in paths]
+            note = " ".join(user_text.split())[:72]
+            writes = []
+            for path, text in zip(paths, originals, strict=True):
+                text = "" if text.startswith("ERROR:") else text
+                prefix = _COMMENT.get(PurePosixPath(path).suffix, "// ")
+                body = text if text.endswith("\n") or not text else text + "\n"
+                writes.append(
+                    self._call(
+                        "write_file", path=path, content=f"{body}{prefix}turn {turn + 1}: {note}\n"
+                    )
+                )
+            yield writes
+            done.append("edited " + ", ".join(paths))
+        if do_commit:
+            (status,) = yield [self._call("git_status")]
+            changed = [line[3:] for line in status.splitlines() if len(line) > 3 and line[2] == " "]
+            if changed:
+                (result,) = yield [self._call("git_commit", message="Update " + ", ".join(changed))]
+                if not result.startswith("ERROR:"):
+                    done.append("committed the changes")
+        return ("Done: " + "; ".join(done) + ".") if done else "Nothing to change."
+
+    def complete(self, messages: list[dict], tools: list[dict]) -> ModelReply:
+        last = messages[-1]
+        try:
+            if last["role"] == "user":
+                turn = sum(1 for m in messages if m["role"] == "user") - 1
+                self._script = self._turn_script(turn, last["content"])
+                calls = next(self._script)
+            else:
+                results = []
+                for m in reversed(messages):
+                    if m["role"] != "tool":
+                        break
+                    prefix = "ERROR: " if m.get("is_error") else ""
+                    results.append(prefix + m["content"])
+                calls = self._script.send(list(reversed(results)))
+        except StopIteration as stop:
+            self._script = None
+            return ModelReply(content=stop.value)
+        return ModelReply(content="", tool_calls=calls)

@@ -1,0 +1,197 @@
+"""Run scenarios x models x repeats, each seeded, into an append-only JSONL file."""
+
+from __future__ import annotations
+
+import functools
+import hashlib
+import importlib.metadata
+import platform
+import random
+import subprocess
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+
+from agents.harness import Harness, get_harness
+from agents.loop import build_agent, recursion_limit
+from agents.models import ModelSpec, create_model
+from agents.sandbox import Sandbox
+from agents.trajectory import CommitRecord, Trajectory, TurnRecord, append_trajectory
+from scenarios.model import Scenario
+
+DEFAULT_MAX_STEPS = 20
+
+
+def derive_seed(base_seed: int, scenario_id: str, repeat: int) -> int:
+    """Seed of one run. It leaves the model out on purpose: two models on the same
+    scenario and repeat get the same phrasings and the same random stream."""
+    digest = hashlib.sha256(f"{base_seed}|{scenario_id}|{repeat}".encode()).digest()
+    return int.from_bytes(digest[:4], "big")
+
+
+def draw_phrasings(scenario: Scenario, seed: int) -> list[int]:
+    rng = random.Random(f"phrasing:{seed}")
+    return [rng.randrange(len(turn.user)) for turn in scenario.turns]
+
+
+@dataclass(frozen=True)
+class RunSpec:
+    scenario: Scenario
+    model: ModelSpec
+    harness: str
+    repeat: int
+    seed: int
+
+    @property
+    def run_id(self) -> str:
+        key = f"{self.scenario.id}|{self.model}|{self.harness}|{self.repeat}|{self.seed}"
+        return hashlib.sha256(key.encode()).hexdigest()[:16]
+
+
+def plan_runs(
+    scenarios: Iterable[Scenario],
+    models: Iterable[ModelSpec],
+    repeats: int,
+    base_seed: int = 0,
+    harness: str = "minimal",
+) -> list[RunSpec]:
+    models = list(models)
+    return [
+        RunSpec(s, m, harness, r, derive_seed(base_seed, s.id, r))
+        for s in scenarios
+        for r in range(repeats)
+        for m in models
+    ]
+
+
+@functools.cache
+def tool_versions() -> dict[str, str]:
+    def version(dist: str) -> str:
+        try:
+            return importlib.metadata.version(dist)
+        except importlib.metadata.PackageNotFoundError:
+            return "unknown"
+
+    git = subprocess.run(["git", "--version"], capture_output=True, text=True, check=False)
+    return {
+        "stickiness": version("stickiness"),
+        "langgraph": version("langgraph"),
+        "python": platform.python_version(),
+        "git": git.stdout.strip().removeprefix("git version "),
+    }
+
+
+def _now() -> str:
+    return datetime.now(UTC).isoformat(timespec="milliseconds")
+
+
+def _play_turn(
+    agent,
+    box: Sandbox,
+    history: list[dict],
+    index: int,
+    spec: RunSpec,
+    phrasing: int,
+    max_steps: int,
+) -> tuple[TurnRecord, list[dict]]:
+    turn = spec.scenario.turns[index]
+    text = turn.user[phrasing]
+    head, tree_before, dirty_before = box.head(), box.snapshot(), box.is_dirty()
+    state = agent.invoke(
+        {"messages": [*history, {"role": "user", "content": text}], "steps": 0},
+        config={"recursion_limit": recursion_limit(max_steps)},
+    )
+    messages = state["messages"]
+    produced = messages[len(history) + 1 :]
+    usage = [m.get("usage") or {} for m in produced if m["role"] == "assistant"]
+    record = TurnRecord(
+        turn=index + 1,
+        user=text,
+        phrasing=phrasing,
+        requests=list(turn.requests),
+        forbids=list(turn.forbids),
+        requires=list(turn.requires),
+        messages=produced,
+        commits=[
+            CommitRecord(sha=c.sha, message=c.message, files=c.files)
+            for c in box.commits_since(head)
+        ],
+        files_changed=box.changed_between(tree_before, box.snapshot()),
+        dirty_before=dirty_before,
+        dirty_after=box.is_dirty(),
+        steps=state["steps"],
+        step_limit_hit=state["steps"] >= max_steps
+        and bool(produced[-1].get("tool_calls") or produced[-1]["role"] == "tool"),
+        input_tokens=sum(u.get("input_tokens", 0) for u in usage),
+        output_tokens=sum(u.get("output_tokens", 0) for u in usage),
+    )
+    return record, messages
+
+
+def run_one(
+    spec: RunSpec, *, max_steps: int = DEFAULT_MAX_STEPS, keep_workspace: bool = False
+) -> Trajectory:
+    """Play one scenario with one model. Failures become a record with status error."""
+    harness: Harness = get_harness(spec.harness)
+    phrasings = draw_phrasings(spec.scenario, spec.seed)
+    turns: list[TurnRecord] = []
+    started, status, error = _now(), "ok", None
+    model_settings: dict = {}
+    simulated = spec.model.provider == "sim"
+    try:
+        model = create_model(spec.model, spec.scenario, spec.seed)
+        model_settings, simulated = model.describe(), model.simulated
+        with Sandbox(dict(spec.scenario.workspace.files), keep=keep_workspace) as box:
+            agent = build_agent(model, box, harness, max_steps)
+            history: list[dict] = [{"role": "system", "content": harness.system_prompt}]
+            for index, phrasing in enumerate(phrasings):
+                record, history = _play_turn(agent, box, history, index, spec, phrasing, max_steps)
+                turns.append(record)
+            if keep_workspace:
+                model_settings = model_settings | {"workspace": str(box.root)}
+    except Exception as exc:  # noqa: BLE001 - any failure is recorded and the rest go on
+        status, error = "error", f"{type(exc).__name__}: {exc}"
+    return Trajectory(
+        run_id=spec.run_id,
+        scenario=spec.scenario.id,
+        scenario_file=spec.scenario.source,
+        scenario_sha256=spec.scenario.sha256,
+        title=spec.scenario.title,
+        behaviour=spec.scenario.behaviour,
+        arm=spec.scenario.arm,
+        kind=spec.scenario.kind,
+        control=spec.scenario.control,
+        model=str(spec.model),
+        simulated=simulated,
+        model_settings=model_settings,
+        harness=harness.name,
+        system_prompt=harness.system_prompt,
+        seed=spec.seed,
+        repeat=spec.repeat,
+        versions=tool_versions(),
+        started_at=started,
+        finished_at=_now(),
+        status=status,
+        error=error,
+        turns=turns,
+    )
+
+
+def run_all(
+    specs: list[RunSpec],
+    out_file: Path,
+    *,
+    max_steps: int = DEFAULT_MAX_STEPS,
+    keep_workspaces: bool = False,
+    on_done: Callable[[Trajectory], None] | None = None,
+) -> list[Trajectory]:
+    """Run every spec in order, appending each finished run to `out_file` at once."""
+    done = []
+    for spec in specs:
+        trajectory = run_one(spec, max_steps=max_steps, keep_workspace=keep_workspaces)
+        append_trajectory(out_file, trajectory)
+        done.append(trajectory)
+        if on_done:
+            on_done(trajectory)
+    return done

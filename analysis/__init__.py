@@ -1,0 +1,1 @@
+"""Analysis: trajectories -> events table -> metrics with clustered bootstrap intervals."""

@@ -1,0 +1,1 @@
+"""Reports and entry points: HTML report, terminal summary, the CLI and the pytest plugin."""

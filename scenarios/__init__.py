@@ -1,0 +1,20 @@
+"""Scenario files and their schema: the top of the pipeline.
+
+A scenario is a scripted conversation with a coding agent plus ground-truth annotations
+(what each turn asks for, forbids or requires). Real models see only the user text;
+the analyser and the simulated models read the annotations.
+"""
+
+from scenarios.loader import ScenarioError, builtin_scenario_dir, load_scenario, load_scenarios
+from scenarios.model import FAMILIES, Action, Scenario, Turn
+
+__all__ = [
+    "FAMILIES",
+    "Action",
+    "Scenario",
+    "ScenarioError",
+    "Turn",
+    "builtin_scenario_dir",
+    "load_scenario",
+    "load_scenarios",
+]
