@@ -1,0 +1,69 @@
+"""The command line end to end, in a temp dir, as a user runs it."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+from agents.trajectory import read_trajectories
+from reports.cli import main
+
+
+def test_run_writes_trajectories_and_report_with_real_commits(tmp_path, monkeypatch, capsys):
+    monkeypatch.chdir(tmp_path)
+    code = main(["run", "--repeats", "2", "--keep-workspaces"])
+    out = capsys.readouterr().out
+    assert code == 0
+    (run_dir,) = (tmp_path / "stickiness-runs").iterdir()
+    report = run_dir / "report.html"
+    assert f"report: {report.resolve()}" in out.replace("\n", "")
+    assert "sim:steady" in out and "sim:sticky" in out
+    runs, warnings = read_trajectories(run_dir / "trajectories.jsonl")
+    assert len(runs) == 3 * 2 * 2 and not warnings
+    assert {t.model for t in runs} == {"sim:steady", "sim:sticky"}
+    # Every recorded commit exists in the kept repository, with the recorded files.
+    checked = 0
+    for t in runs:
+        workspace = t.model_settings["workspace"]
+        for turn in t.turns:
+            for c in turn.commits:
+                files = subprocess.run(
+                    ["git", "show", "--name-only", "--format=", c.sha],
+                    cwd=workspace,
+                    capture_output=True,
+                    text=True,
+                    check=True,
+                ).stdout.split()
+                assert sorted(files) == c.files
+                checked += 1
+    assert checked > 0
+    html = report.read_text()
+    assert "sim:sticky" in html and "<script" not in html
+
+
+def test_report_command_rebuilds_from_trajectories(tmp_path, monkeypatch, capsys):
+    monkeypatch.chdir(tmp_path)
+    assert main(["run", "--repeats", "1", "--model", "sim:eager", "--out", "r"]) == 0
+    (tmp_path / "r" / "report.html").unlink()
+    assert main(["report", "r", "-o", "again.html"]) == 0
+    assert "sim:eager" in (tmp_path / "again.html").read_text()
+
+
+def test_user_errors_are_one_line_without_traceback(tmp_path):
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("id: x\ntitle: t\n")
+    cases = [
+        (["run", "--model", "sim:clingy"], "unknown simulated profile 'clingy'"),
+        (["run", "--scenarios", str(bad)], f"{bad}: field behaviour: required field is missing"),
+        (["report", str(tmp_path / "nowhere")], "no such file"),
+    ]
+    for args, expected in cases:
+        proc = subprocess.run(
+            [sys.executable, "-m", "reports.cli", *args],
+            cwd=tmp_path,
+            capture_output=True,
+            text=True,
+        )
+        assert proc.returncode == 2, proc.stderr
+        assert expected in " ".join(proc.stderr.split())
+        assert "Traceback" not in proc.stderr + proc.stdout

@@ -1,0 +1,55 @@
+"""`pytest scenarios/` as a user runs it: pass for steady, fail (with detail) for sticky."""
+
+from __future__ import annotations
+
+import pytest
+
+
+def test_steady_passes_and_writes_report(pytester: pytest.Pytester, scenario_copy):
+    result = pytester.runpytest_subprocess("scenarios/", "--stickiness-out", "out")
+    result.assert_outcomes(passed=3)
+    result.stdout.fnmatch_lines(["*stickiness report: *out/report.html"])
+    assert (pytester.path / "out" / "trajectories.jsonl").read_text().count("\n") == 3 * 5
+
+
+def test_sticky_fails_naming_turns_and_commits(pytester: pytest.Pytester, scenario_copy):
+    result = pytester.runpytest_subprocess(
+        "scenarios/", "--model", "sim:sticky", "--stickiness-out", "out"
+    )
+    result.assert_outcomes(passed=1, failed=2)  # the control has no instruction to carry
+    result.stdout.fnmatch_lines(
+        [
+            "*sim:sticky made unrequested commits on * turns where committing was not asked*",
+            "*repeat *, turn * (unrequested): ??????? 'Update *",
+            "*turn * (after being told not to commit): *",
+            "FAILED scenarios/commit-once-then-edits.yaml::commit-once-then-edits?sim:sticky?*",
+        ]
+    )
+
+
+def test_several_models_threshold_and_repeats(pytester: pytest.Pytester, scenario_copy):
+    result = pytester.runpytest_subprocess(
+        "scenarios/",
+        "--model",
+        "sim:steady",
+        "--model",
+        "sim:sticky",
+        "--repeats",
+        "2",
+        "--max-unrequested",
+        "1.0",
+        "--stickiness-out",
+        "out",
+    )
+    result.assert_outcomes(passed=6)
+
+
+def test_bad_model_and_bad_scenario_are_reported_cleanly(pytester, scenario_copy):
+    result = pytester.runpytest_subprocess("scenarios/", "--model", "nope:x")
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    assert "unknown provider 'nope'" in result.stderr.str()
+    (scenario_copy / "broken.yaml").write_text("id: broken\n")
+    result = pytester.runpytest_subprocess("scenarios/", "--stickiness-out", "out")
+    result.assert_outcomes(passed=3, failed=1)
+    result.stdout.fnmatch_lines(["*broken.yaml: field title: required field is missing*"])
+    assert "Traceback" not in result.stdout.str()

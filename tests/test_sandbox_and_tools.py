@@ -1,0 +1,171 @@
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from agents.sandbox import PathOutsideWorkspace, Sandbox
+from agents.tools import execute, tool_schemas
+
+
+@pytest.fixture
+def box():
+    with Sandbox({"src/app.py": "print('hi')\n", "README.md": "# demo\n"}) as sandbox:
+        yield sandbox
+
+
+def call(box: Sandbox, name: str, **args):
+    return execute(box, name, json.dumps(args))
+
+
+def test_sandbox_is_a_real_repo_with_one_initial_commit(box):
+    log = subprocess.run(
+        ["git", "log", "--format=%an <%ae> %s"], cwd=box.root, capture_output=True, text=True
+    )
+    assert log.stdout.strip() == "Stickiness Agent <agent@stickiness.invalid> Initial state"
+    assert not box.is_dirty()
+
+
+def test_sandbox_removed_on_close_unless_kept():
+    with Sandbox({"a.txt": "x"}) as temp:
+        root = temp.root
+    assert not root.exists()
+    kept = Sandbox({"a.txt": "x"}, keep=True)
+    kept.close()
+    assert kept.root.exists()
+    import shutil
+
+    shutil.rmtree(kept.root.parent)
+
+
+@pytest.mark.parametrize("path", ["../outside.txt", "src/../../outside.txt", "a/../../b"])
+def test_traversal_is_rejected(box, path):
+    result = call(box, "write_file", path=path, content="x")
+    assert result.is_error and "'..'" in result.content
+    assert not (box.root.parent / "outside.txt").exists()
+
+
+@pytest.mark.parametrize("path", ["/etc/passwd", "~/notes.txt"])
+def test_absolute_paths_are_rejected(box, path):
+    result = call(box, "read_file", path=path)
+    assert result.is_error and "absolute" in result.content
+
+
+def test_git_directory_is_off_limits(box):
+    result = call(box, "write_file", path=".git/hooks/pre-commit", content="#!/bin/sh\n")
+    assert result.is_error and ".git" in result.content
+    assert not (box.root / ".git" / "hooks" / "pre-commit").exists()
+
+
+def test_symlinks_pointing_out_are_rejected(box, tmp_path):
+    secret = tmp_path / "secret.txt"
+    secret.write_text("top secret")
+    os.symlink(secret, box.root / "link.txt")
+    os.symlink(tmp_path, box.root / "linkdir")
+    for name, args in [
+        ("read_file", {"path": "link.txt"}),
+        ("write_file", {"path": "link.txt", "content": "overwritten"}),
+        ("read_file", {"path": "linkdir/secret.txt"}),
+        ("list_files", {"path": "linkdir"}),
+        ("search", {"pattern": "secret", "path": "linkdir"}),
+    ]:
+        result = call(box, name, **args)
+        assert result.is_error and "outside the workspace" in result.content, name
+    assert secret.read_text() == "top secret"
+    hits = call(box, "search", pattern="top secret")
+    assert hits.content == "(no matches)"
+
+
+def test_resolve_raises_for_direct_callers(box):
+    with pytest.raises(PathOutsideWorkspace):
+        box.resolve("../x")
+
+
+def test_bad_calls_become_error_results_not_exceptions(box):
+    assert execute(box, "rm_rf", "{}").is_error
+    bad_json = execute(box, "read_file", '{"path": "README.md"')
+    assert bad_json.is_error and "not valid JSON" in bad_json.content
+    assert execute(box, "read_file", "[1, 2]").is_error
+    missing = execute(box, "write_file", '{"path": "x.txt"}')
+    assert missing.is_error and "content" in missing.content
+    extra = execute(box, "read_file", '{"path": "README.md", "mode": "rb"}')
+    assert extra.is_error and "mode" in extra.content
+    assert call(box, "read_file", path="nope.txt").is_error
+
+
+def test_file_tools_round_trip(box):
+    assert not call(box, "write_file", path="docs/new.md", content="hello\nworld\n").is_error
+    assert call(box, "read_file", path="docs/new.md").content == "hello\nworld\n"
+    assert call(box, "list_files").content.splitlines() == [
+        "README.md",
+        "docs/new.md",
+        "src/app.py",
+    ]
+    assert not call(box, "edit_file", path="docs/new.md", old="world", new="there").is_error
+    assert (box.root / "docs/new.md").read_text() == "hello\nthere\n"
+    ambiguous = call(box, "edit_file", path="docs/new.md", old="e", new="E")
+    assert ambiguous.is_error and "exactly once" in ambiguous.content
+    assert call(box, "search", pattern=r"print\(").content == "src/app.py:1: print('hi')"
+    assert "invalid regular expression" in call(box, "search", pattern="(").content
+
+
+def test_git_tools_make_real_commits(box):
+    nothing = call(box, "git_commit", message="empty")
+    assert nothing.is_error and "nothing to commit" in nothing.content
+    call(box, "write_file", path="src/app.py", content="print('bye')\n")
+    assert "src/app.py" in call(box, "git_status").content
+    assert "+print('bye')" in call(box, "git_diff").content
+    head = box.head()
+    assert not call(box, "git_commit", message="Say bye").is_error
+    commits = box.commits_since(head)
+    assert [(c.message, c.files) for c in commits] == [("Say bye", ["src/app.py"])]
+    assert not box.is_dirty()
+
+
+def test_user_git_config_and_hooks_are_not_used(box, tmp_path, monkeypatch):
+    marker = tmp_path / "hook-ran"
+    hooks = tmp_path / "hooks"
+    hooks.mkdir()
+    hook = hooks / "pre-commit"
+    hook.write_text(f"#!/bin/sh\ntouch {marker}\n")
+    hook.chmod(0o755)
+    gitconfig = tmp_path / "gitconfig"
+    gitconfig.write_text(f"[core]\n\thooksPath = {hooks}\n[user]\n\tname = Someone Else\n")
+    monkeypatch.setenv("HOME", str(tmp_path))
+    monkeypatch.setenv("GIT_CONFIG_GLOBAL", str(gitconfig))
+    monkeypatch.setenv("OPENAI_API_KEY", "sk-should-never-be-seen")
+    call(box, "write_file", path="a.txt", content="a")
+    assert not call(box, "git_commit", message="With hooks around").is_error
+    assert not marker.exists()
+    author = box.git("log", "-1", "--format=%an").strip()
+    assert author == "Stickiness Agent"
+    assert not any("KEY" in name for name in box._env())
+
+
+def test_schemas_describe_every_tool():
+    names = {s["name"] for s in tool_schemas()}
+    assert names == {
+        "list_files",
+        "read_file",
+        "write_file",
+        "edit_file",
+        "search",
+        "git_status",
+        "git_diff",
+        "git_commit",
+    }
+    write = next(s for s in tool_schemas() if s["name"] == "write_file")
+    assert write["parameters"]["required"] == ["path", "content"]
+
+
+def test_same_content_gives_same_commit_sha():
+    shas = []
+    for _ in range(2):
+        with Sandbox({"a.txt": "1"}) as b:
+            Path(b.root / "a.txt").write_text("2")
+            execute(b, "git_commit", '{"message": "two"}')
+            shas.append(b.head())
+    assert shas[0] == shas[1]

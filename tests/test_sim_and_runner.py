@@ -1,0 +1,94 @@
+from __future__ import annotations
+
+import pytest
+
+from agents.models import ModelSpec, ModelSpecError, check_model
+from agents.models.sim import PROFILES, SimParams
+from agents.runner import plan_runs, run_one
+from analysis.observe import observe
+
+VOLATILE = {"started_at", "finished_at"}
+
+
+def runs_for(scenarios, model: str, repeats: int, seed: int = 0):
+    return [run_one(s) for s in plan_runs(scenarios, [ModelSpec.parse(model)], repeats, seed)]
+
+
+def test_same_seed_gives_identical_trajectories(builtin_scenarios):
+    scenarios = [builtin_scenarios["commit-once-then-edits"]]
+    a = runs_for(scenarios, "sim:sticky", 3, seed=7)
+    b = runs_for(scenarios, "sim:sticky", 3, seed=7)
+    assert [t.model_dump(exclude=VOLATILE) for t in a] == [
+        t.model_dump(exclude=VOLATILE) for t in b
+    ]
+    assert all(t.status == "ok" for t in a)
+
+
+def test_different_seeds_give_different_runs(builtin_scenarios):
+    scenarios = [builtin_scenarios["commit-once-then-edits"]]
+    a = runs_for(scenarios, "sim:sticky", 4, seed=1)
+    b = runs_for(scenarios, "sim:sticky", 4, seed=2)
+    assert [t.seed for t in a] != [t.seed for t in b]
+    commits = lambda runs: [[len(turn.commits) for turn in t.turns] for t in runs]  # noqa: E731
+    phrasings = lambda runs: [[turn.phrasing for turn in t.turns] for t in runs]  # noqa: E731
+    assert (commits(a), phrasings(a)) != (commits(b), phrasings(b))
+
+
+def test_sticky_makes_more_unrequested_commits_than_steady_on_same_seeds(builtin_scenarios):
+    scenarios = list(builtin_scenarios.values())
+    counts = {}
+    for model in ("sim:steady", "sim:sticky"):
+        events = observe(runs_for(scenarios, model, 4))
+        counts[model] = int((events["unrequested"] | events["violation"]).sum())
+    assert counts["sim:sticky"] > counts["sim:steady"] + 5
+
+
+def test_requested_commits_are_real_and_recorded_per_turn(builtin_scenarios):
+    (run,) = runs_for([builtin_scenarios["commit-once-then-edits"]], "sim:steady", 1)
+    first = run.turns[0]
+    assert first.requests == ["edit:src/calc.py", "commit"]
+    assert len(first.commits) == 1 and first.commits[0].files == ["src/calc.py"]
+    assert len(first.commits[0].sha) == 40
+    assert first.files_changed == ["src/calc.py"] and not first.dirty_after
+    names = [c.name for c in first.tool_calls()]
+    assert names == ["read_file", "write_file", "git_status", "git_commit"]
+
+
+def test_sim_probability_follows_the_annotations(builtin_scenarios):
+    from agents.models.sim import SimModel
+
+    p = SimParams(base=0.1, persist=0.5, decay=0.5, revoke_ignore=0.2, forget=0.3)
+    assert p.unrequested_probability(None) == pytest.approx(0.1)
+    assert p.unrequested_probability(1) == pytest.approx(1 - 0.9 * 0.5)
+    assert p.unrequested_probability(3) == pytest.approx(1 - 0.9 * (1 - 0.125))
+    revoke = builtin_scenarios["commit-then-revoke"]
+    sim = SimModel(ModelSpec.parse("sim:sticky?revoke_ignore=0.2"), revoke, seed=0)
+    assert sim.probability("commit", 0) == 1.0  # asked
+    assert sim.probability("commit", 1) == pytest.approx(
+        PROFILES["sticky"].unrequested_probability(1)
+    )
+    assert sim.probability("commit", 3) == pytest.approx(0.2)  # forbidden since turn 3
+
+
+@pytest.mark.parametrize(
+    ("spec", "expected"),
+    [
+        ("sim:clingy", "unknown simulated profile 'clingy'; expected one of: steady"),
+        ("sim:sticky?persist=2", "persist must be a number from 0 to 1"),
+        ("sim:sticky?persist=abc", "persist must be a number from 0 to 1"),
+        ("sim:sticky?stickiness=1", "unknown parameter 'stickiness'"),
+        ("gpt-5", "expected provider:name"),
+        ("acme:model-1", "unknown provider 'acme'; expected one of: sim"),
+    ],
+)
+def test_bad_model_specs_are_explained(spec, expected):
+    with pytest.raises(ModelSpecError, match=expected.replace("(", r"\(")):
+        check_model(spec)
+
+
+def test_spec_parameters_override_the_profile():
+    from agents.models.sim import sim_params
+
+    params = sim_params(ModelSpec.parse("sim:sticky?persist=0.6&decay=0.7"))
+    assert (params.persist, params.decay) == (0.6, 0.7)
+    assert params.base == PROFILES["sticky"].base
