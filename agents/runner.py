@@ -121,8 +121,8 @@ def _play_turn(
         dirty_before=dirty_before,
         dirty_after=box.is_dirty(),
         steps=state["steps"],
-        step_limit_hit=state["steps"] >= max_steps
-        and bool(produced[-1].get("tool_calls") or produced[-1]["role"] == "tool"),
+        # The loop ends on a tool message only when the step limit cut it short.
+        step_limit_hit=produced[-1]["role"] == "tool",
         input_tokens=sum(u.get("input_tokens", 0) for u in usage),
         output_tokens=sum(u.get("output_tokens", 0) for u in usage),
     )
@@ -138,6 +138,7 @@ def run_one(
     turns: list[TurnRecord] = []
     started, status, error = _now(), "ok", None
     model_settings: dict = {}
+    workspace: str | None = None
     simulated = spec.model.provider == "sim"
     try:
         model = create_model(spec.model, spec.scenario, spec.seed)
@@ -148,8 +149,7 @@ def run_one(
             for index, phrasing in enumerate(phrasings):
                 record, history = _play_turn(agent, box, history, index, spec, phrasing, max_steps)
                 turns.append(record)
-            if keep_workspace:
-                model_settings = model_settings | {"workspace": str(box.root)}
+            workspace = str(box.root) if keep_workspace else None
     except Exception as exc:  # noqa: BLE001 - any failure is recorded and the rest go on
         status, error = "error", f"{type(exc).__name__}: {exc}"
     return Trajectory(
@@ -170,6 +170,7 @@ def run_one(
         seed=spec.seed,
         repeat=spec.repeat,
         versions=tool_versions(),
+        workspace=workspace,
         started_at=started,
         finished_at=_now(),
         status=status,

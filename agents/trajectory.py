@@ -94,6 +94,7 @@ class Trajectory(BaseModel):
     seed: int
     repeat: int
     versions: dict[str, str] = {}
+    workspace: str | None = None  # set only when the workspace was kept
     started_at: str
     finished_at: str
     status: Literal["ok", "error"]

@@ -24,7 +24,7 @@ def test_run_writes_trajectories_and_report_with_real_commits(tmp_path, monkeypa
     # Every recorded commit exists in the kept repository, with the recorded files.
     checked = 0
     for t in runs:
-        workspace = t.model_settings["workspace"]
+        workspace = t.workspace
         for turn in t.turns:
             for c in turn.commits:
                 files = subprocess.run(

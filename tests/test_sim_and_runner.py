@@ -92,3 +92,13 @@ def test_spec_parameters_override_the_profile():
     params = sim_params(ModelSpec.parse("sim:sticky?persist=0.6&decay=0.7"))
     assert (params.persist, params.decay) == (0.6, 0.7)
     assert params.base == PROFILES["sticky"].base
+
+
+def test_step_limit_is_recorded_per_turn(builtin_scenarios):
+    (spec,) = plan_runs(
+        [builtin_scenarios["commit-once-then-edits"]], [ModelSpec.parse("sim:steady")], 1
+    )
+    run = run_one(spec, max_steps=2)
+    first = run.turns[0]  # read, write, status, commit: needs four steps
+    assert first.step_limit_hit and first.steps == 2 and not first.commits
+    assert run.status == "ok"
