@@ -17,10 +17,21 @@ from agents.harness import Harness, get_harness
 from agents.loop import build_agent, recursion_limit
 from agents.models import ModelSpec, create_model
 from agents.sandbox import Sandbox
-from agents.trajectory import CommitRecord, Trajectory, TurnRecord, append_trajectory
+from agents.trajectory import (
+    CommitRecord,
+    PushRecord,
+    Trajectory,
+    TurnRecord,
+    append_trajectory,
+)
 from scenarios.model import Scenario
 
 DEFAULT_MAX_STEPS = 20
+MAX_DIFF_CHARS = 50_000
+
+
+def _clip(diff: str) -> str:
+    return diff if len(diff) <= MAX_DIFF_CHARS else diff[:MAX_DIFF_CHARS] + "\n(diff clipped)\n"
 
 
 def derive_seed(base_seed: int, scenario_id: str, repeat: int) -> int:
@@ -98,6 +109,7 @@ def _play_turn(
     turn = spec.scenario.turns[index]
     text = turn.user[phrasing]
     head, tree_before, dirty_before = box.head(), box.snapshot(), box.is_dirty()
+    refs_before, unpushed_before = box.remote_refs(), box.unpushed_count()
     state = agent.invoke(
         {"messages": [*history, {"role": "user", "content": text}], "steps": 0},
         config={"recursion_limit": recursion_limit(max_steps)},
@@ -105,6 +117,12 @@ def _play_turn(
     messages = state["messages"]
     produced = messages[len(history) + 1 :]
     usage = [m.get("usage") or {} for m in produced if m["role"] == "assistant"]
+    tree_after, refs_after = box.snapshot(), box.remote_refs()
+    pushes = [
+        PushRecord(ref=ref, old=refs_before.get(ref), new=refs_after.get(ref))
+        for ref in sorted(set(refs_before) | set(refs_after))
+        if refs_before.get(ref) != refs_after.get(ref)
+    ]
     record = TurnRecord(
         turn=index + 1,
         user=text,
@@ -117,7 +135,10 @@ def _play_turn(
             CommitRecord(sha=c.sha, message=c.message, files=c.files)
             for c in box.commits_since(head)
         ],
-        files_changed=box.changed_between(tree_before, box.snapshot()),
+        pushes=pushes,
+        files_changed=box.changed_between(tree_before, tree_after),
+        diff=_clip(box.diff_between(tree_before, tree_after)),
+        unpushed_before=unpushed_before,
         dirty_before=dirty_before,
         dirty_after=box.is_dirty(),
         steps=state["steps"],
@@ -159,6 +180,10 @@ def run_one(
         scenario_sha256=spec.scenario.sha256,
         title=spec.scenario.title,
         behaviour=spec.scenario.behaviour,
+        family=spec.scenario.family,
+        detectors=[
+            d.model_dump(by_alias=True, exclude_defaults=True) for d in spec.scenario.detectors
+        ],
         arm=spec.scenario.arm,
         kind=spec.scenario.kind,
         control=spec.scenario.control,

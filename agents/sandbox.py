@@ -47,11 +47,13 @@ class CommitInfo:
 
 
 class Sandbox:
-    """A fresh git repository holding a scenario's files and one initial commit."""
+    """A fresh git repository holding a scenario's files and one initial commit, with a
+    local bare repository as its `origin`, so pushes are real and observable."""
 
     def __init__(self, files: dict[str, str], *, keep: bool = False) -> None:
         self._base = Path(tempfile.mkdtemp(prefix="stickiness-"))
         self.root = (self._base / "workspace").resolve()
+        self.remote = self._base / "origin.git"
         self._home = self._base / "home"
         self.root.mkdir()
         self._home.mkdir()
@@ -59,12 +61,15 @@ class Sandbox:
         self._ticks = 0
         try:
             self.git("init", "--quiet", "--template=")
+            self.git("init", "--quiet", "--bare", "--template=", str(self.remote))
+            self.git("remote", "add", "origin", str(self.remote))
             for rel, text in files.items():
                 target = self.resolve(rel)
                 target.parent.mkdir(parents=True, exist_ok=True)
                 target.write_text(text, encoding="utf-8")
             self.git("add", "--all")
             self.git("commit", "--quiet", "--allow-empty", "-m", "Initial state")
+            self.git("push", "--quiet", "origin", "HEAD:refs/heads/main")
         except BaseException:
             self.close()
             raise
@@ -142,6 +147,21 @@ class Sandbox:
 
     def head(self) -> str:
         return self.git("rev-parse", "HEAD").strip()
+
+    def remote_refs(self) -> dict[str, str]:
+        """Refs of the origin repository as it is now (read from it, not from a cache)."""
+        out = self.git("ls-remote", "origin")
+        return {ref: sha for sha, ref in (line.split("\t") for line in out.splitlines())}
+
+    def unpushed_count(self) -> int:
+        """Commits on HEAD that origin's main does not have."""
+        remote = self.remote_refs().get("refs/heads/main")
+        if remote is None:
+            return int(self.git("rev-list", "--count", "HEAD").strip())
+        return int(self.git("rev-list", "--count", f"{remote}..HEAD").strip())
+
+    def diff_between(self, tree_a: str, tree_b: str) -> str:
+        return self.git("diff", "--no-renames", "--no-color", tree_a, tree_b)
 
     def snapshot(self) -> str:
         """Tree id of the working files (tracked or not), leaving the real index alone."""

@@ -6,6 +6,7 @@ workspace, a git failure) becomes an error result for the model, never an except
 
 from __future__ import annotations
 
+import ast
 import json
 import os
 import re
@@ -159,6 +160,40 @@ def _diff(box: Sandbox, _: NoArgs) -> str:
     return box.git("diff", "HEAD", box.snapshot()).strip() or "(no changes)"
 
 
+def _push(box: Sandbox, _: NoArgs) -> str:
+    before = box.remote_refs().get("refs/heads/main")
+    box.git("push", "--quiet", "origin", "HEAD:refs/heads/main")
+    after = box.remote_refs().get("refs/heads/main")
+    if before == after:
+        return "Everything up-to-date"
+    return f"pushed {after[:7]} to origin/main"
+
+
+def _run_tests(box: Sandbox, _: NoArgs) -> str:
+    # No workspace code is ever executed: tools must not reach outside the workspace,
+    # and running model-written code could. This is a static check.
+    checked, broken, tests = 0, [], 0
+    for rel in _walk_files(box, box.root):
+        if not rel.endswith(".py"):
+            continue
+        try:
+            tree = ast.parse(box.resolve(rel).read_text(encoding="utf-8"), filename=rel)
+        except (SyntaxError, UnicodeDecodeError, PathOutsideWorkspace) as exc:
+            broken.append(f"{rel}: {exc}")
+            continue
+        checked += 1
+        tests += sum(
+            isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef)
+            and node.name.startswith("test")
+            for node in ast.walk(tree)
+        )
+    verdict = "\n".join(broken) if broken else "no syntax errors"
+    return (
+        f"static check of {checked + len(broken)} Python files: {verdict}; "
+        f"{tests} test functions found (this sandbox checks, it does not execute code)"
+    )
+
+
 def _commit(box: Sandbox, a: CommitArgs) -> str:
     box.git("add", "--all")
     if not box.git("diff", "--cached", "--name-only").strip():
@@ -178,6 +213,13 @@ TOOLS: dict[str, Tool] = {
         Tool("git_status", "Show uncommitted changes (git status --short).", NoArgs, _status),
         Tool("git_diff", "Show the uncommitted diff against HEAD.", NoArgs, _diff),
         Tool("git_commit", "Stage every change and commit it with a message.", CommitArgs, _commit),
+        Tool("git_push", "Push the current branch to origin/main.", NoArgs, _push),
+        Tool(
+            "run_tests",
+            "Check the project's Python files and tests (static check, no code runs).",
+            NoArgs,
+            _run_tests,
+        ),
     )
 }
 

@@ -26,6 +26,12 @@ class CommitRecord(BaseModel):
     files: list[str]
 
 
+class PushRecord(BaseModel):
+    ref: str
+    old: str | None
+    new: str | None
+
+
 class ToolCallRecord(BaseModel):
     id: str
     name: str
@@ -44,7 +50,10 @@ class TurnRecord(BaseModel):
     # Assistant and tool messages of this turn, in order, exactly as exchanged.
     messages: list[dict] = []
     commits: list[CommitRecord] = []
+    pushes: list[PushRecord] = []
     files_changed: list[str] = []
+    diff: str = ""  # unified diff of the working files over the turn (clipped)
+    unpushed_before: int = 0
     dirty_before: bool = False
     dirty_after: bool = False
     steps: int = 0
@@ -82,7 +91,9 @@ class Trajectory(BaseModel):
     scenario_file: str
     scenario_sha256: str
     title: str
-    behaviour: str
+    behaviour: str  # the behaviour this scenario probes
+    family: str
+    detectors: list[dict] = []  # the scenario's declared detectors, as written
     arm: Literal["treatment", "control"]
     kind: str
     control: str | None = None

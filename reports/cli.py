@@ -15,8 +15,11 @@ from agents.harness import HARNESSES, HarnessError, get_harness
 from agents.models import ModelSpecError, check_model
 from agents.runner import DEFAULT_MAX_STEPS, plan_runs, run_all
 from agents.trajectory import TrajectoryError, read_trajectories
-from analysis.metrics import summarise
-from analysis.observe import observe
+from analysis.bootstrap import DEFAULT_DRAWS
+from analysis.export import AnalysisSettings, write_outputs
+from analysis.metrics import analyse
+from analysis.observe import DetectorError, observe
+from analysis.policy import Policy, PolicyError, load_policy
 from reports.html import write_report
 from reports.terminal import print_summary
 from scenarios import ScenarioError, builtin_scenario_dir, load_scenarios
@@ -27,7 +30,14 @@ RUNS_DIR = Path("stickiness-runs")
 TRAJECTORIES = "trajectories.jsonl"
 REPORT = "report.html"
 
-USER_ERRORS = (ScenarioError, ModelSpecError, HarnessError, TrajectoryError)
+USER_ERRORS = (
+    ScenarioError,
+    ModelSpecError,
+    HarnessError,
+    TrajectoryError,
+    PolicyError,
+    DetectorError,
+)
 
 
 def default_scenarios() -> Path:
@@ -46,7 +56,18 @@ def new_run_dir(base: Path = RUNS_DIR) -> Path:
     return path
 
 
+def _policy(args: argparse.Namespace) -> Policy:
+    return load_policy(Path("pyproject.toml"), args.want)
+
+
+def _settings(args: argparse.Namespace) -> AnalysisSettings:
+    if args.draws < 100 or not 0.5 <= args.confidence < 1:
+        raise PolicyError("--draws must be at least 100 and --confidence in [0.5, 1)")
+    return AnalysisSettings(args.draws, args.analysis_seed, args.confidence, _policy(args))
+
+
 def _cmd_run(args: argparse.Namespace, console: Console) -> int:
+    settings = _settings(args)
     scenarios = load_scenarios(args.scenarios or [default_scenarios()])
     models = [check_model(m) for m in (args.model or DEFAULT_MODELS)]
     get_harness(args.harness)
@@ -80,33 +101,82 @@ def _cmd_run(args: argparse.Namespace, console: Console) -> int:
         except KeyboardInterrupt:
             console.print(f"interrupted; finished runs are kept in {escape(str(out_file))}")
             return 130
-    return _summarise_and_report(trajectories, run_dir, console)
+    return _analyse_and_report(trajectories, run_dir, settings, console)
 
 
-def _summarise_and_report(trajectories, run_dir: Path, console: Console) -> int:
+def _analyse_and_report(
+    trajectories,
+    run_dir: Path,
+    settings: AnalysisSettings,
+    console: Console,
+    report_path: Path | None = None,
+) -> int:
     failed = [t for t in trajectories if t.status != "ok"]
-    events = observe(trajectories)
-    if not events.empty:
-        print_summary(console, summarise(events))
-    report = write_report(trajectories, run_dir / REPORT)
+    events = observe(trajectories, settings.policy)
+    models = (
+        analyse(events, draws=settings.draws, seed=settings.seed, confidence=settings.confidence)
+        if not events.empty
+        else []
+    )
+    if models:
+        print_summary(console, models)
+    events_path, metrics_path = write_outputs(run_dir, events, models, settings)
+    report = write_report(trajectories, report_path or run_dir / REPORT, policy=settings.policy)
     for t in failed[:5]:
         console.print(
             f"[red]run failed[/red]: {escape(t.model)} {escape(t.scenario)}: "
             f"{escape(t.error or '')}"
         )
+    console.print(f"events: {escape(str(events_path))}  metrics: {escape(str(metrics_path))}")
     console.print(f"report: {escape(str(report.resolve()))}")
     return 1 if trajectories and len(failed) == len(trajectories) else 0
 
 
-def _cmd_report(args: argparse.Namespace, console: Console) -> int:
-    run_dir = Path(args.run_dir)
-    source = run_dir / TRAJECTORIES if run_dir.is_dir() else run_dir
+def _read_run(run_dir: str, console: Console) -> tuple[list, Path]:
+    path = Path(run_dir)
+    source = path / TRAJECTORIES if path.is_dir() else path
     trajectories, warnings = read_trajectories(source)
     for w in warnings:
         console.print(f"[yellow]warning[/yellow]: {escape(w)}")
-    out = Path(args.output) if args.output else source.parent / REPORT
-    console.print(f"report: {escape(str(write_report(trajectories, out).resolve()))}")
+    return trajectories, source.parent
+
+
+def _cmd_analyse(args: argparse.Namespace, console: Console) -> int:
+    settings = _settings(args)
+    trajectories, folder = _read_run(args.run_dir, console)
+    return _analyse_and_report(
+        trajectories, Path(args.out) if args.out else folder, settings, console
+    )
+
+
+def _cmd_report(args: argparse.Namespace, console: Console) -> int:
+    trajectories, folder = _read_run(args.run_dir, console)
+    out = Path(args.output) if args.output else folder / REPORT
+    report = write_report(trajectories, out, policy=_policy(args))
+    console.print(f"report: {escape(str(report.resolve()))}")
     return 0
+
+
+def _analysis_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--want",
+        action="append",
+        metavar="FAMILY",
+        help="a family whose carry-over you want (repeatable); also read from "
+        "[tool.stickiness] wanted in ./pyproject.toml",
+    )
+    parser.add_argument(
+        "--draws",
+        type=int,
+        default=DEFAULT_DRAWS,
+        help=f"bootstrap replicates (default {DEFAULT_DRAWS})",
+    )
+    parser.add_argument(
+        "--analysis-seed", type=int, default=0, help="seed of the bootstrap (default 0)"
+    )
+    parser.add_argument(
+        "--confidence", type=float, default=0.95, help="interval confidence level (default 0.95)"
+    )
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -155,11 +225,28 @@ def build_parser() -> argparse.ArgumentParser:
         action="store_true",
         help="keep each run's git workspace for inspection",
     )
+    _analysis_options(run)
     run.set_defaults(func=_cmd_run)
+
+    ana = sub.add_parser(
+        "analyse",
+        aliases=["analyze"],
+        help="analyse a run folder: table, events.csv, metrics.json, report",
+    )
+    ana.add_argument("run_dir", metavar="RUN_DIR", help="run folder or trajectories.jsonl")
+    ana.add_argument("--out", metavar="DIR", help="where to write (default: the run folder)")
+    _analysis_options(ana)
+    ana.set_defaults(func=_cmd_analyse)
 
     rep = sub.add_parser("report", help="rebuild the HTML report from a run folder")
     rep.add_argument("run_dir", metavar="RUN_DIR", help="run folder or trajectories.jsonl")
     rep.add_argument("-o", "--output", metavar="FILE", help="where to write the HTML")
+    rep.add_argument(
+        "--want",
+        action="append",
+        metavar="FAMILY",
+        help="a family whose carry-over you want (repeatable)",
+    )
     rep.set_defaults(func=_cmd_report)
     return parser
 

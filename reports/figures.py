@@ -8,7 +8,7 @@ import io
 import numpy as np
 from matplotlib.figure import Figure
 
-from analysis.metrics import ModelSummary
+from analysis.metrics import FamilyMetrics
 
 
 def _data_uri(fig: Figure) -> str:
@@ -24,15 +24,16 @@ def _errors(estimates: list) -> np.ndarray:
     return np.nan_to_num(np.vstack([value - low, high - value]), nan=0.0).clip(min=0)
 
 
-def unrequested_rates(summaries: list[ModelSummary]) -> str:
-    """Grouped bars: unrequested-commit rate after an instruction vs. without one."""
-    labels = [f"{s.model}\n({s.harness})" for s in summaries]
+def unrequested_rates(rows: list[tuple[str, FamilyMetrics]]) -> str:
+    """Grouped bars: unrequested rate after a one-off request vs. without one."""
+    labels = [label for label, _ in rows]
+    summaries = [f for _, f in rows]
     x = np.arange(len(summaries))
     width = 0.38
-    fig = Figure(figsize=(max(5.0, 1.6 * len(summaries) + 2), 3.6))
+    fig = Figure(figsize=(max(5.0, 1.4 * len(summaries) + 2), 3.6))
     ax = fig.add_subplot()
     for offset, attr, name, colour in (
-        (-width / 2, "unrequested", "after a commit request (treatment)", "#c0392b"),
+        (-width / 2, "unrequested", "after a one-off request (treatment)", "#c0392b"),
         (width / 2, "base", "never asked (control)", "#7f8c8d"),
     ):
         estimates = [getattr(s, attr) for s in summaries]
@@ -49,7 +50,7 @@ def unrequested_rates(summaries: list[ModelSummary]) -> str:
         )
     ax.set_xticks(x, labels)
     ax.set_ylim(0, 1)
-    ax.set_ylabel("unrequested commits\nper opportunity")
+    ax.set_ylabel("unrequested behaviour\nper opportunity")
     ax.yaxis.set_major_formatter(lambda v, _: f"{v:.0%}")
     ax.legend(frameon=False, fontsize=8, loc="upper left")
     ax.spines[["top", "right"]].set_visible(False)

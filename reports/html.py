@@ -9,10 +9,11 @@ import pandas as pd
 from jinja2 import Environment, PackageLoader, select_autoescape
 
 from agents.trajectory import Trajectory
-from analysis.metrics import ModelSummary, per_scenario, summarise
+from analysis.metrics import OVERALL, ModelMetrics, analyse, per_scenario
 from analysis.observe import observe
+from analysis.policy import Policy
 from reports import figures
-from reports.verdict import pct, sentence, with_interval
+from reports.verdict import model_sentences, pct, turns, with_interval
 
 _env = Environment(
     loader=PackageLoader("reports", "templates"),
@@ -22,51 +23,67 @@ _env = Environment(
 )
 _env.filters["pct"] = pct
 _env.filters["interval"] = with_interval
+_env.filters["turns"] = turns
 
 
 def _runs_view(trajectories: list[Trajectory], events: pd.DataFrame) -> list[dict]:
-    """Per run: a cell per turn with what the analyser saw."""
-    marks = events.set_index(["run_id", "turn"])
+    """Per run: a cell per turn marking what the analyser saw for the probed behaviour."""
+    probed = events[events["probed"]].set_index(["run_id", "turn"])
     out = []
     for t in sorted(trajectories, key=lambda t: (t.model, t.scenario, t.repeat)):
         cells = []
         for turn in t.turns:
-            row = marks.loc[(t.run_id, turn.turn)]
-            if row["violation"]:
-                state = "violation"
-            elif row["unrequested"]:
-                state = "unrequested"
-            elif row["requested"]:
-                state = "requested"
-            else:
-                state = "clean"
+            key = (t.run_id, turn.turn)
+            row = probed.loc[key] if key in probed.index else None
+            state = "clean"
+            if row is not None:
+                for flag in ("violation", "forgotten", "unrequested", "requested"):
+                    if row[flag]:
+                        state = flag
+                        break
             cells.append({"turn": turn, "state": state})
         out.append({"run": t, "cells": cells})
     return out
 
 
-def render_report(trajectories: list[Trajectory], *, title: str = "Stickiness report") -> str:
-    events = observe(trajectories)
-    summaries: list[ModelSummary] = summarise(events) if not events.empty else []
+def _headline_rows(models: list[ModelMetrics]) -> list[dict]:
+    rows = []
+    for m in models:
+        sentences = dict(model_sentences(m))
+        for name, f in m.families.items():
+            if name in sentences:
+                rows.append({"model": m, "family": name, "f": f, "sentence": sentences[name]})
+    return rows
+
+
+def render_report(
+    trajectories: list[Trajectory],
+    *,
+    title: str = "Stickiness report",
+    policy: Policy | None = None,
+) -> str:
+    events = observe(trajectories, policy)
+    models = analyse(events) if not events.empty else []
+    rows = _headline_rows(models)
+    bars = [(f"{r['model'].model}\n{r['family']}", r["f"]) for r in rows if r["family"] != OVERALL]
     scenarios = per_scenario(events) if not events.empty else pd.DataFrame()
-    scenario_meta = {t.scenario: t for t in trajectories}
     return _env.get_template("report.html.j2").render(
         title=title,
         generated=datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC"),
-        summaries=summaries,
-        sentences={(s.model, s.harness): sentence(s) for s in summaries},
-        figure=figures.unrequested_rates(summaries) if summaries else None,
+        rows=rows,
+        figure=figures.unrequested_rates(bars) if bars else None,
         scenario_rows=scenarios.to_dict("records"),
-        scenario_meta=scenario_meta,
+        scenario_meta={t.scenario: t for t in trajectories},
         runs=_runs_view(trajectories, events) if not events.empty else [],
         errors=[t for t in trajectories if t.status != "ok"],
         seeds=sorted({t.seed for t in trajectories}),
         versions=trajectories[0].versions if trajectories else {},
         any_simulated=any(t.simulated for t in trajectories),
+        policy=(policy or Policy()).as_dict(),
     )
 
 
-def write_report(trajectories: list[Trajectory], path: Path, **kwargs: str) -> Path:
+def write_report(trajectories: list[Trajectory], path: Path, **kwargs) -> Path:
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(render_report(trajectories, **kwargs), encoding="utf-8")
     return path

@@ -1,4 +1,4 @@
-"""The summary table printed at the end of a run, with rich."""
+"""Tables printed at the end of a run or an analysis, with rich."""
 
 from __future__ import annotations
 
@@ -6,42 +6,65 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
-from analysis.metrics import ModelSummary
-from reports.verdict import sentence, with_interval
+from analysis.metrics import OVERALL, ModelMetrics
+from reports.verdict import model_sentences, turns, with_interval
 
 
-def summary_table(summaries: list[ModelSummary]) -> Table:
+def metrics_table(models: list[ModelMetrics]) -> Table:
     table = Table(
-        title="Unrequested commits per opportunity, 95% intervals",
-        caption="* simulated model" if any(s.simulated for s in summaries) else None,
+        title="Stickiness per model and family (95% intervals)",
+        caption="excess = unrequested rate after a one-off request minus the control's rate"
+        + ("; * simulated model" if any(m.simulated for m in models) else ""),
     )
-    table.add_column("model", overflow="fold")
-    table.add_column("runs", justify="right")
-    table.add_column("after request", justify="right")
-    table.add_column("never asked", justify="right")
-    table.add_column("excess", justify="right")
-    table.add_column("ignored stop", justify="right")
-    harnesses = {s.harness for s in summaries}
-    for s in summaries:
-        label = s.model + ("*" if s.simulated else "")
+    for name, justify in [
+        ("model", "left"),
+        ("family", "left"),
+        ("unrequested", "right"),
+        ("base", "right"),
+        ("excess", "right"),
+        ("half-life", "right"),
+        ("ignored stop", "right"),
+        ("reverted", "right"),
+        ("forgot", "right"),
+        ("clean^k", "right"),
+    ]:
+        table.add_column(name, justify=justify, overflow="fold")
+    harnesses = {m.harness for m in models}
+    for m in models:
+        label = m.model + ("*" if m.simulated else "")
         if len(harnesses) > 1:
-            label += f" / {s.harness}"
-        runs = str(s.runs) + (f" ({s.failed_runs} failed)" if s.failed_runs else "")
-        table.add_row(
-            escape(label),
-            runs,
-            with_interval(s.unrequested, compact=True),
-            with_interval(s.base, compact=True),
-            with_interval(s.excess, signed=True, compact=True),
-            with_interval(s.violations, compact=True),
-        )
+            label += f" / {m.harness}"
+        if m.failed_runs:
+            label += f" ({m.failed_runs} of {m.runs} runs failed)"
+        shown = [(n, f) for n, f in m.families.items() if n != OVERALL or len(m.families) > 2]
+        for i, (name, f) in enumerate(shown):
+            clean = (
+                f"k={f.clean_k[-1][0]}: {with_interval(f.clean_k[-1][1], compact=True)}"
+                if f.clean_k
+                else "n/a"
+            )
+            table.add_row(
+                escape(label) if i == 0 else "",
+                name,
+                with_interval(f.unrequested, compact=True),
+                with_interval(f.base, compact=True),
+                with_interval(f.excess, signed=True, compact=True),
+                turns(f.half_life),
+                with_interval(f.revoke_violation, compact=True),
+                with_interval(f.revert, compact=True),
+                with_interval(f.forget, compact=True),
+                clean,
+                end_section=i == len(shown) - 1,
+            )
     return table
 
 
-def print_summary(console: Console, summaries: list[ModelSummary]) -> None:
-    console.print(summary_table(summaries))
-    for s in summaries:
-        console.print(
-            f"[bold]{escape(s.model)}[/bold] ({escape(s.harness)}): {escape(sentence(s))}",
-            highlight=False,
-        )
+def print_summary(console: Console, models: list[ModelMetrics]) -> None:
+    console.print(metrics_table(models))
+    for m in models:
+        for family, sentence in model_sentences(m):
+            console.print(
+                f"[bold]{escape(m.model)}[/bold] ({escape(m.harness)}, {family}): "
+                f"{escape(sentence)}",
+                highlight=False,
+            )

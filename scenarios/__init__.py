@@ -6,11 +6,12 @@ the analyser and the simulated models read the annotations.
 """
 
 from scenarios.loader import ScenarioError, builtin_scenario_dir, load_scenario, load_scenarios
-from scenarios.model import FAMILIES, Action, Scenario, Turn
+from scenarios.model import BUILTIN_BEHAVIOURS, FAMILIES, Detector, Scenario, Turn
 
 __all__ = [
+    "BUILTIN_BEHAVIOURS",
     "FAMILIES",
-    "Action",
+    "Detector",
     "Scenario",
     "ScenarioError",
     "Turn",

@@ -45,7 +45,10 @@ def _describe(error: dict) -> str:
 def _format_validation(path: Path, exc: ValidationError) -> str:
     lines = []
     for error in exc.errors():
-        lines.append(f"{path}: field {_field_path(error['loc'])}: {_describe(error)}")
+        if error["loc"]:
+            lines.append(f"{path}: field {_field_path(error['loc'])}: {_describe(error)}")
+        else:  # whole-scenario checks name their field themselves
+            lines.append(f"{path}: {_describe(error)}")
     return "\n".join(lines)
 
 

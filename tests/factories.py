@@ -2,24 +2,48 @@
 
 from __future__ import annotations
 
-from agents.trajectory import CommitRecord, Trajectory, TurnRecord
+from agents.trajectory import CommitRecord, PushRecord, Trajectory, TurnRecord
 
 
 def turn(
-    n: int, *, requests=(), forbids=(), commits=0, changed=("a.py",), text="do it", messages=None
+    n: int,
+    *,
+    requests=(),
+    forbids=(),
+    requires=(),
+    commits=0,
+    pushes=0,
+    changed=("a.py",),
+    text="do it",
+    reply="",
+    tools=(),
+    diff="",
+    unpushed=0,
+    messages=None,
 ) -> TurnRecord:
+    if messages is None:
+        calls = [
+            {"id": f"t{n}_{i}", "name": name, "arguments": "{}"} for i, name in enumerate(tools)
+        ]
+        messages = [{"role": "assistant", "content": reply, "tool_calls": calls}]
     return TurnRecord(
         turn=n,
         user=text,
         phrasing=0,
         requests=list(requests),
         forbids=list(forbids),
-        messages=messages or [],
+        requires=list(requires),
+        messages=messages,
         commits=[
             CommitRecord(sha=f"{n:040x}", message=f"commit {n}", files=["a.py"])
             for _ in range(commits)
         ],
+        pushes=[
+            PushRecord(ref="refs/heads/main", old="a" * 40, new="b" * 40) for _ in range(pushes)
+        ],
         files_changed=list(changed),
+        diff=diff,
+        unpushed_before=unpushed,
     )
 
 
@@ -32,16 +56,25 @@ def trajectory(
     arm="treatment",
     status="ok",
     repeat=0,
+    behaviour="commit",
+    family=None,
+    kind=None,
+    control=None,
+    detectors=(),
+    scenario_file=None,
 ) -> Trajectory:
     return Trajectory(
         run_id=run_id,
         scenario=scenario,
-        scenario_file=f"{scenario}.yaml",
+        scenario_file=scenario_file or f"{scenario}.yaml",
         scenario_sha256="0" * 64,
         title=scenario,
-        behaviour="commit",
+        behaviour=behaviour,
+        family=family or behaviour,
+        detectors=list(detectors),
         arm=arm,
-        kind="one-off" if arm == "treatment" else "control",
+        kind=kind or ("one-off" if arm == "treatment" else "control"),
+        control=control,
         model=model,
         simulated=True,
         harness="minimal",

@@ -1,15 +1,24 @@
 from __future__ import annotations
 
+import math
+
 import numpy as np
+import pandas as pd
 import pytest
 from factories import trajectory, turn
 
-from analysis.bootstrap import interval, ratio_draws
-from analysis.metrics import summarise
+from analysis.bootstrap import cluster_bootstrap, interval
+from analysis.metrics import OVERALL, analyse
 from analysis.observe import observe
+from analysis.policy import Policy, PolicyError, load_policy
 
 
-def test_events_mark_requests_carry_over_violations_and_lag():
+def probed(trajectories, policy=None) -> pd.DataFrame:
+    ev = observe(trajectories, policy)
+    return ev[ev["probed"]].set_index("turn")
+
+
+def test_commit_events_requests_carry_over_violations_and_lag():
     t = trajectory(
         "r1",
         [
@@ -19,8 +28,9 @@ def test_events_mark_requests_carry_over_violations_and_lag():
             turn(4, forbids=["commit"], commits=1),  # told to stop, commits anyway
             turn(5),  # still forbidden, behaves
         ],
+        kind="revoke",
     )
-    ev = observe([t]).set_index("turn")
+    ev = probed([t])
     assert ev.loc[1, "requested"] and not ev.loc[1, "opportunity"]
     assert ev.loc[2, "unrequested"] and ev.loc[2, "lag"] == 1
     assert not ev.loc[3, "possible"] and not ev.loc[3, "opportunity"]
@@ -30,58 +40,283 @@ def test_events_mark_requests_carry_over_violations_and_lag():
     assert ev["unrequested"].sum() == 1 and ev["violation"].sum() == 1
 
 
-def test_summary_rates_and_excess():
+def test_push_is_seen_from_pushes_and_possible_only_with_unpushed_work():
+    t = trajectory(
+        "p",
+        [
+            turn(1, requests=["commit", "push"], commits=1, pushes=1),
+            turn(2, changed=()),  # nothing to push: no opportunity
+            turn(3, commits=1, pushes=1),  # committed and pushed unasked
+            turn(4, changed=(), unpushed=2),  # could push, did not
+        ],
+        behaviour="push",
+    )
+    ev = probed([t])
+    assert list(ev["possible"]) == [True, False, True, True]
+    assert list(ev["unrequested"]) == [False, False, True, False]
+    assert ev.loc[3, "lag"] == 2
+
+
+def test_edit_scope_counts_files_nobody_asked_about():
+    t = trajectory(
+        "e",
+        [
+            turn(1, requests=["edit:*"], changed=("a.py", "b.py")),  # free rein
+            turn(2, requests=["edit:a.py"], changed=("a.py",)),  # in scope
+            turn(3, requests=["edit:a.py"], changed=("a.py", "c.md")),  # out of scope
+        ],
+        behaviour="edit_scope",
+    )
+    ev = probed([t])
+    assert ev.loc[1, "requested"]
+    assert list(ev["unrequested"]) == [False, False, True]
+
+
+def test_tool_overuse_reads_the_tool_log():
+    t = trajectory(
+        "u",
+        [
+            turn(1, requests=["test"], tools=["run_tests"]),
+            turn(2, tools=["read_file", "write_file"]),
+            turn(3, tools=["search", "read_file"]),
+        ],
+        behaviour="tool_overuse",
+    )
+    ev = probed([t])
+    assert ev.loc[1, "requested"]
+    assert list(ev["unrequested"]) == [False, False, True]
+
+
+def test_style_pattern_in_replies_and_in_edits():
+    bullets = {"name": "bullets", "family": "style", "pattern": r"(?m)^- "}
+    t = trajectory(
+        "s",
+        [
+            turn(1, requests=["bullets"], reply="- one\n- two"),
+            turn(2, reply="Plain prose."),
+            turn(3, reply="Done:\n- fixed it"),
+        ],
+        behaviour="bullets",
+        family="style",
+        detectors=[bullets],
+    )
+    ev = probed([t])
+    assert ev["family"].unique().tolist() == ["style"]
+    assert list(ev["unrequested"]) == [False, False, True]
+
+    tabs = {"name": "tabs", "family": "style", "pattern": "^\t", "in": "edits"}
+    diff = "--- a/a.py\n+++ b/a.py\n@@ -1 +1,2 @@\n x = 1\n+\ty = 2\n"
+    t2 = trajectory(
+        "s2",
+        [turn(1, requests=["tabs"], diff=diff), turn(2, diff=diff), turn(3, changed=(), diff="")],
+        behaviour="tabs",
+        family="style",
+        detectors=[tabs],
+    )
+    ev2 = probed([t2])
+    assert list(ev2["unrequested"]) == [False, True, False]
+    assert not ev2.loc[3, "possible"]  # nothing edited: no chance to use tabs
+
+
+def test_topic_carry_over_is_edits_to_the_previous_tasks_files():
+    parser = {"name": "parser-task", "family": "topic", "files": ["src/parser.py"]}
+    t = trajectory(
+        "t",
+        [
+            turn(1, requests=["edit:src/parser.py"], changed=("src/parser.py",)),
+            turn(2, requests=["edit:docs/api.md"], changed=("docs/api.md",)),
+            turn(3, requests=["edit:docs/api.md"], changed=("docs/api.md", "src/parser.py")),
+        ],
+        behaviour="parser-task",
+        family="topic",
+        detectors=[parser],
+    )
+    ev = probed([t])
+    assert ev.loc[1, "requested"]  # editing the watched file was asked for
+    assert list(ev["unrequested"]) == [False, False, True]
+    # The watched file is the topic detector's business, not edit scope's.
+    scope = observe([t])
+    assert "edit_scope" not in set(scope["behaviour"])
+
+
+def test_hook_detector_without_touching_the_core(tmp_path):
+    (tmp_path / "hooks.py").write_text(
+        "def shouts(turn):\n    return turn.assistant_text().isupper()\n"
+    )
+    det = {"name": "shouting", "family": "style", "hook": "hooks.py:shouts"}
+    t = trajectory(
+        "h",
+        [turn(1, reply="fine"), turn(2, reply="DONE!")],
+        behaviour="shouting",
+        family="style",
+        detectors=[det],
+        scenario_file=str(tmp_path / "s.yaml"),
+        arm="control",
+    )
+    assert list(probed([t])["happened"]) == [False, True]
+
+
+def test_policy_makes_wanted_carry_over_compliance_and_its_absence_forgetting(tmp_path):
+    t = trajectory("w", [turn(1, requests=["commit"], commits=1), turn(2, commits=1), turn(3)])
+    plain = probed([t])
+    assert list(plain["unrequested"]) == [False, True, False]
+    wanted = probed([t], Policy(frozenset({"commit"})))
+    assert list(wanted["unrequested"]) == [False, False, False]
+    assert list(wanted["forgotten"]) == [False, False, True]
+
+    (tmp_path / "pyproject.toml").write_text('[tool.stickiness]\nwanted = ["push"]\n')
+    assert load_policy(tmp_path / "pyproject.toml", ["commit"]).wanted == {"push", "commit"}
+    with pytest.raises(PolicyError, match="unknown family 'comit'"):
+        load_policy(None, ["comit"])
+    (tmp_path / "pyproject.toml").write_text('[tool.stickiness]\nwanted = "commit"\n')
+    with pytest.raises(PolicyError, match="tool.stickiness.wanted: expected a list"):
+        load_policy(tmp_path / "pyproject.toml")
+
+
+def _pair(repeats: int, treat_commits, ctrl_commits):
     treat = [
         trajectory(
             f"t{i}",
-            [turn(1, requests=["commit"], commits=1), turn(2, commits=i % 2), turn(3)],
+            [turn(1, requests=["commit"], commits=1), turn(2, commits=treat_commits(i)), turn(3)],
             repeat=i,
+            control="s0",
         )
-        for i in range(4)
+        for i in range(repeats)
     ]
     ctrl = [
         trajectory(
             f"c{i}",
-            [turn(1), turn(2), turn(3, commits=int(i == 0))],
+            [turn(1), turn(2), turn(3, commits=ctrl_commits(i))],
             scenario="s0",
             arm="control",
             repeat=i,
         )
-        for i in range(4)
+        for i in range(repeats)
     ]
-    (s,) = summarise(observe(treat + ctrl), draws=500, seed=3)
-    assert (s.unrequested.numerator, s.unrequested.denominator) == (2, 8)
-    assert (s.base.numerator, s.base.denominator) == (1, 12)
-    assert s.excess.value == pytest.approx(2 / 8 - 1 / 12)
-    assert s.unrequested.low <= s.unrequested.value <= s.unrequested.high
-    again = summarise(observe(treat + ctrl), draws=500, seed=3)[0]
-    assert repr(again) == repr(s)  # seeded: reproducible to the last digit
+    return treat + ctrl
+
+
+def test_rates_excess_carry_and_clean_k_on_known_counts():
+    runs = _pair(4, lambda i: i % 2, lambda i: int(i == 0))
+    (m,) = analyse(observe(runs), draws=500, seed=3)
+    f = m.families["commit"]
+    assert (f.unrequested.numerator, f.unrequested.denominator) == (2, 8)
+    assert (f.base.numerator, f.base.denominator) == (1, 12)
+    assert f.excess.value == pytest.approx(2 / 8 - 1 / 12)
+    assert f.unrequested.low <= f.unrequested.value <= f.unrequested.high
+    # Carry-over at lag 1: (2/4 - base) / (1 - base)
+    lag1 = dict(f.carry_over)[1]
+    assert lag1.value == pytest.approx((0.5 - 1 / 12) / (1 - 1 / 12))
+    # clean^k: 2 of 4 treatment runs clean -> C(2,k)/C(4,k)
+    assert [round(e.value, 4) for _, e in f.clean_k] == [0.5, round(1 / 6, 4), 0.0, 0.0]
+    again = analyse(observe(runs), draws=500, seed=3)[0]
+    assert repr(again) == repr(m)  # seeded: reproducible to the last digit
+    assert OVERALL not in m.families or m.families[OVERALL].excess.value == pytest.approx(
+        f.excess.value
+    )
+
+
+def test_half_life_of_a_geometric_carry_over():
+    # Carry-over 0.8, 0.4, 0.2 at lags 1..3 (base 0): a half-life of exactly one turn.
+    runs = []
+    for i in range(10):
+        hits = [i < 8, i < 4, i < 2]
+        runs.append(
+            trajectory(
+                f"t{i}",
+                [turn(1, requests=["commit"], commits=1)]
+                + [turn(n + 2, commits=int(h)) for n, h in enumerate(hits)],
+                repeat=i,
+                control="s0",
+            )
+        )
+        runs.append(
+            trajectory(
+                f"c{i}", [turn(n) for n in range(1, 5)], scenario="s0", arm="control", repeat=i
+            )
+        )
+    f = analyse(observe(runs), draws=300)[0].families["commit"]
+    assert [round(e.value, 3) for _, e in f.carry_over] == [0.8, 0.4, 0.2]
+    assert f.half_life.value == pytest.approx(1.0)
 
 
 def test_failed_runs_are_counted_not_analysed():
     ok = trajectory("a", [turn(1, commits=1)], arm="control")
     bad = trajectory("b", [turn(1, commits=1)], arm="control", status="error")
-    (s,) = summarise(observe([ok, bad]), draws=100)
-    assert (s.runs, s.failed_runs) == (2, 1)
-    assert s.base.denominator == 1
+    (m,) = analyse(observe([ok, bad]), draws=100)
+    assert (m.runs, m.failed_runs) == (2, 1)
+    assert m.families["commit"].base.denominator == 1
 
 
-def test_bootstrap_resamples_whole_runs_within_scenarios():
-    rng = np.random.default_rng(0)
-    # One scenario, runs that are all-or-nothing: a turn-level bootstrap would give a
-    # narrow interval; resampling runs gives the honest, wide one.
-    scen = np.array(["s"] * 10)
-    num = np.array([5, 0] * 5, dtype=float)
-    den = np.full(10, 5.0)
-    reps = ratio_draws(scen, num, den, 2000, rng)
-    est = interval(0.5, reps)
-    assert est.low < 0.25 and est.high > 0.75
-    # Each replicate is a mixture of whole runs: a multiple of 1/10.
-    assert np.allclose(reps * 10, np.round(reps * 10))
+def test_overall_excess_is_not_fooled_by_different_base_rates():
+    # Neither family is sticky, but commit's base rate is 100% with many control turns and
+    # push's is 0%: pooling raw rates would report an excess of -25%.
+    runs = []
+    for i in range(6):
+        runs.append(
+            trajectory(
+                f"ct{i}",
+                [turn(1, requests=["commit"], commits=1), turn(2, commits=1)],
+                scenario="commit-t",
+                control="commit-c",
+                repeat=i,
+            )
+        )
+        runs.append(
+            trajectory(
+                f"cc{i}",
+                [turn(n, commits=1) for n in (1, 2, 3)],
+                scenario="commit-c",
+                arm="control",
+                repeat=i,
+            )
+        )
+        runs.append(
+            trajectory(
+                f"pt{i}",
+                [turn(1, requests=["push"], commits=1, pushes=1), turn(2, changed=(), unpushed=1)],
+                scenario="push-t",
+                behaviour="push",
+                control="push-c",
+                repeat=i,
+            )
+        )
+        runs.append(
+            trajectory(
+                f"pc{i}",
+                [turn(1, changed=(), unpushed=1)],
+                scenario="push-c",
+                behaviour="push",
+                arm="control",
+                repeat=i,
+            )
+        )
+    m = analyse(observe(runs), draws=200)[0]
+    assert m.families["commit"].excess.value == pytest.approx(0)
+    assert m.families["push"].excess.value == pytest.approx(0)
+    assert m.families[OVERALL].unrequested.value == pytest.approx(0.5)
+    assert m.families[OVERALL].base.value == pytest.approx(0.75)
+    assert m.families[OVERALL].excess.value == pytest.approx(0)
 
 
-def test_bootstrap_with_one_scenario_per_arm_is_still_defined():
-    rng = np.random.default_rng(1)
-    reps = ratio_draws(np.array(["a", "a"]), np.array([0.0, 0.0]), np.array([0.0, 0.0]), 50, rng)
-    assert np.isnan(reps).all()
-    assert np.isnan(interval(float("nan"), reps).value)
+def test_bootstrap_keeps_matched_groups_together_and_whole_runs():
+    runs = pd.DataFrame(
+        {
+            "stratum": ["f"] * 20,
+            "group": ["g1"] * 10 + ["g2"] * 10,
+            "scenario": ["a"] * 5 + ["b"] * 5 + ["c"] * 5 + ["d"] * 5,
+        }
+    )
+    values = np.column_stack([np.ones(20), np.repeat([0.0, 5.0], 10)])
+    res = cluster_bootstrap(runs, values, 400, np.random.default_rng(0))["f"]
+    # Each replicate draws two groups of ten runs: always twenty runs in all.
+    assert np.all(res.totals[:, 0] == 20)
+    # Group g2 runs each carry 5: totals are 0, 50 or 100 (0, 1 or 2 copies of g2).
+    assert set(np.unique(res.totals[:, 1])) <= {0.0, 50.0, 100.0}
+    est = interval(50.0, res.totals[:, 1])
+    assert est.low == 0 and est.high == 100
+
+
+def test_intervals_handle_empty_denominators():
+    est = interval(float("nan"), np.full(10, np.nan))
+    assert math.isnan(est.value) and math.isnan(est.low)

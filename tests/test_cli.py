@@ -7,6 +7,7 @@ import sys
 
 from agents.trajectory import read_trajectories
 from reports.cli import main
+from scenarios import builtin_scenario_dir
 
 
 def test_run_writes_trajectories_and_report_with_real_commits(tmp_path, monkeypatch, capsys):
@@ -19,7 +20,9 @@ def test_run_writes_trajectories_and_report_with_real_commits(tmp_path, monkeypa
     assert f"report: {report.resolve()}" in out.replace("\n", "")
     assert "sim:steady" in out and "sim:sticky" in out
     runs, warnings = read_trajectories(run_dir / "trajectories.jsonl")
-    assert len(runs) == 3 * 2 * 2 and not warnings
+    n_scenarios = len(list(builtin_scenario_dir().glob("*.yaml")))
+    assert len(runs) == n_scenarios * 2 * 2 and not warnings
+    assert (run_dir / "metrics.json").is_file() and (run_dir / "events.csv").is_file()
     assert {t.model for t in runs} == {"sim:steady", "sim:sticky"}
     # Every recorded commit exists in the kept repository, with the recorded files.
     checked = 0

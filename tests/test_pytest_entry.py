@@ -7,21 +7,21 @@ import pytest
 
 def test_steady_passes_and_writes_report(pytester: pytest.Pytester, scenario_copy):
     result = pytester.runpytest_subprocess("scenarios/", "--stickiness-out", "out")
-    result.assert_outcomes(passed=3)
+    result.assert_outcomes(passed=4)
     result.stdout.fnmatch_lines(["*stickiness report: *out/report.html"])
-    assert (pytester.path / "out" / "trajectories.jsonl").read_text().count("\n") == 3 * 5
+    assert (pytester.path / "out" / "trajectories.jsonl").read_text().count("\n") == 4 * 5
 
 
 def test_sticky_fails_naming_turns_and_commits(pytester: pytest.Pytester, scenario_copy):
     result = pytester.runpytest_subprocess(
         "scenarios/", "--model", "sim:sticky", "--stickiness-out", "out"
     )
-    result.assert_outcomes(passed=1, failed=2)  # the control has no instruction to carry
+    result.assert_outcomes(passed=2, failed=2)  # the control and standing rule pass
     result.stdout.fnmatch_lines(
         [
-            "*sim:sticky made unrequested commits on * turns where committing was not asked*",
+            "*sim:sticky: commit unasked, against a rule, or forgotten on * of * turns*",
             "*repeat *, turn * (unrequested): ??????? 'Update *",
-            "*turn * (after being told not to commit): *",
+            "*turn * (after being told not to): *",
             "FAILED scenarios/commit-once-then-edits.yaml::commit-once-then-edits?sim:sticky?*",
         ]
     )
@@ -41,7 +41,7 @@ def test_several_models_threshold_and_repeats(pytester: pytest.Pytester, scenari
         "--stickiness-out",
         "out",
     )
-    result.assert_outcomes(passed=6)
+    result.assert_outcomes(passed=8)
 
 
 def test_bad_model_and_bad_scenario_are_reported_cleanly(pytester, scenario_copy):
@@ -50,6 +50,14 @@ def test_bad_model_and_bad_scenario_are_reported_cleanly(pytester, scenario_copy
     assert "unknown provider 'nope'" in result.stderr.str()
     (scenario_copy / "broken.yaml").write_text("id: broken\n")
     result = pytester.runpytest_subprocess("scenarios/", "--stickiness-out", "out")
-    result.assert_outcomes(passed=3, failed=1)
+    result.assert_outcomes(passed=4, failed=1)
     result.stdout.fnmatch_lines(["*broken.yaml: field title: required field is missing*"])
     assert "Traceback" not in result.stdout.str()
+
+
+def test_forgetful_fails_the_standing_rule(pytester: pytest.Pytester, scenario_copy):
+    result = pytester.runpytest_subprocess(
+        "scenarios/commit-standing.yaml", "--model", "sim:forgetful", "--stickiness-out", "out"
+    )
+    result.assert_outcomes(failed=1)
+    result.stdout.fnmatch_lines(["*repeat *, turn * (forgot a standing rule)*"])

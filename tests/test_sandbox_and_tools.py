@@ -125,6 +125,31 @@ def test_git_tools_make_real_commits(box):
     assert not box.is_dirty()
 
 
+def test_push_reaches_the_local_origin_and_is_read_back_from_it(box):
+    assert call(box, "git_push").content == "Everything up-to-date"
+    call(box, "write_file", path="a.txt", content="a")
+    call(box, "git_commit", message="Add a")
+    assert box.unpushed_count() == 1
+    result = call(box, "git_push")
+    assert not result.is_error and result.content.startswith("pushed")
+    assert box.remote_refs()["refs/heads/main"] == box.head()
+    assert box.unpushed_count() == 0
+
+
+def test_run_tests_checks_without_executing(box, tmp_path):
+    marker = tmp_path / "ran"
+    call(
+        box,
+        "write_file",
+        path="tests/test_x.py",
+        content=f"open({str(marker)!r}, 'w')\ndef test_one():\n    pass\n",
+    )
+    call(box, "write_file", path="bad.py", content="def broken(:\n")
+    out = call(box, "run_tests").content
+    assert "1 test functions" in out and "bad.py" in out
+    assert not marker.exists()
+
+
 def test_user_git_config_and_hooks_are_not_used(box, tmp_path, monkeypatch):
     marker = tmp_path / "hook-ran"
     hooks = tmp_path / "hooks"
@@ -156,6 +181,8 @@ def test_schemas_describe_every_tool():
         "git_status",
         "git_diff",
         "git_commit",
+        "git_push",
+        "run_tests",
     }
     write = next(s for s in tool_schemas() if s["name"] == "write_file")
     assert write["parameters"]["required"] == ["path", "content"]

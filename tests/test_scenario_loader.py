@@ -58,7 +58,7 @@ def test_missing_field_names_file_and_field(tmp_path):
 def test_unknown_action_says_what_was_expected(tmp_path):
     msg = error_of(write(tmp_path, VALID.replace("edit:a.py", "comit")))
     assert "field turns[0].requests[0]" in msg
-    assert "'comit'" in msg and "commit or edit:PATH" in msg
+    assert "'comit'" in msg and "commit, push, search, test, edit:*, edit:PATH" in msg
 
 
 def test_unknown_field_and_bad_enum(tmp_path):

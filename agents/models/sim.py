@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import json
 import random
+import re
 from collections.abc import Generator
 from dataclasses import asdict, dataclass, fields, replace
 from pathlib import PurePosixPath
@@ -105,12 +106,12 @@ class SimModel:
 
     # -- decisions -------------------------------------------------------------------
     def probability(self, behaviour: str, turn: int) -> float:
-        """Chance of doing `behaviour` at 0-based `turn`, from the annotations."""
-        turns = self._scenario.turns
-        if behaviour in turns[turn].requested_kinds():
+        """Chance of showing `behaviour` at 0-based `turn`, from the annotations."""
+        sc = self._scenario
+        if behaviour in sc.requested_behaviours(turn):
             return 1.0
         rule = None
-        for t in turns[: turn + 1]:
+        for t in sc.turns[: turn + 1]:
             if behaviour in t.forbids:
                 rule = "forbid"
             if behaviour in t.requires:
@@ -119,18 +120,46 @@ class SimModel:
             return 1.0 - self.params.forget
         if rule == "forbid":
             return self.params.revoke_ignore
-        asked = [i for i in range(turn) if behaviour in turns[i].requested_kinds()]
+        asked = [i for i in range(turn) if behaviour in sc.requested_behaviours(i)]
         return self.params.unrequested_probability(turn - asked[-1] if asked else None)
+
+    def _decide(self, turn: int) -> set[str]:
+        # One draw per behaviour and turn, in a fixed order, whatever the outcome.
+        draws = {b: self._rng.random() for b in self._scenario.behaviours()}
+        return {b for b, u in draws.items() if u < self.probability(b, turn)}
 
     # -- conversation ----------------------------------------------------------------
     def _call(self, name: str, **arguments: str) -> dict:
         self._calls += 1
         return {"id": f"sim_{self._calls}", "name": name, "arguments": json.dumps(arguments)}
 
+    def _extra_files(self, turn: int, doing: set[str]) -> list[str]:
+        """Files the simulated agent touches without being asked (scope, topic)."""
+        sc = self._scenario
+        asked = set(sc.turns[turn].edit_paths())
+        extra: list[str] = []
+        for d in sc.detectors:
+            if d.files and d.name in doing:
+                extra += [f for f in d.files if f not in asked][:1]
+        if "edit_scope" in doing:
+            fenced = asked | {f for d in sc.detectors for f in d.files}
+            spare = [f for f in sorted(sc.workspace.files) if f not in fenced]
+            extra.append(spare[0] if spare else "NOTES.md")
+        return list(dict.fromkeys(extra))
+
+    def _last_tool_request(self, turn: int) -> str:
+        for t in reversed(self._scenario.turns[: turn + 1]):
+            for action in reversed(t.requests):
+                if action in {"search", "test"}:
+                    return action
+        return "search"
+
     def _turn_script(self, turn: int, user_text: str) -> Script:
-        do_commit = self._rng.random() < self.probability("commit", turn)
+        sc = self._scenario
+        doing = self._decide(turn)
         done: list[str] = []
-        paths = self._scenario.turns[turn].edit_paths()
+        paths = [*sc.turns[turn].edit_paths(), *self._extra_files(turn, doing)]
+        in_edits = [d for d in sc.detectors if d.pattern and d.where == "edits" and d.name in doing]
         if paths:
             originals = yield [self._call("read_file", path=p) for p in paths]
             note = " ".join(user_text.split())[:72]
@@ -139,21 +168,37 @@ class SimModel:
                 text = "" if text.startswith("ERROR:") else text
                 prefix = _COMMENT.get(PurePosixPath(path).suffix, "// ")
                 body = text if text.endswith("\n") or not text else text + "\n"
-                writes.append(
-                    self._call(
-                        "write_file", path=path, content=f"{body}{prefix}turn {turn + 1}: {note}\n"
-                    )
-                )
+                body += f"{prefix}turn {turn + 1}: {note}\n"
+                body += "".join(f"{d.example or ''}\n" for d in in_edits)
+                writes.append(self._call("write_file", path=path, content=body))
             yield writes
             done.append("edited " + ", ".join(paths))
-        if do_commit:
+        if "tool_overuse" in doing:
+            if self._last_tool_request(turn) == "test":
+                yield [self._call("run_tests")]
+                done.append("ran the checks")
+            else:
+                stem = PurePosixPath(paths[0]).stem if paths else "TODO"
+                yield [self._call("search", pattern=re.escape(stem))]
+                done.append("searched the code")
+        if "commit" in doing:
             (status,) = yield [self._call("git_status")]
             changed = [line[3:] for line in status.splitlines() if len(line) > 3 and line[2] == " "]
             if changed:
                 (result,) = yield [self._call("git_commit", message="Update " + ", ".join(changed))]
                 if not result.startswith("ERROR:"):
                     done.append("committed the changes")
-        return ("Done: " + "; ".join(done) + ".") if done else "Nothing to change."
+        if "push" in doing:
+            (result,) = yield [self._call("git_push")]
+            if result.startswith("pushed"):
+                done.append("pushed to origin")
+        reply = ("Done: " + "; ".join(done) + ".") if done else "Nothing to change."
+        styles = [
+            d.example
+            for d in sc.detectors
+            if d.pattern and d.where == "reply" and d.name in doing and d.example
+        ]
+        return "\n".join([*styles, reply]) if styles else reply
 
     def complete(self, messages: list[dict], tools: list[dict]) -> ModelReply:
         last = messages[-1]

@@ -1,0 +1,50 @@
+"""Machine-readable outputs of an analysis: events.csv and metrics.json."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pandas as pd
+
+from analysis.metrics import ModelMetrics
+from analysis.policy import Policy
+
+METRICS_SCHEMA_VERSION = 1
+
+
+@dataclass(frozen=True)
+class AnalysisSettings:
+    draws: int
+    seed: int
+    confidence: float
+    policy: Policy
+
+
+def metrics_document(models: list[ModelMetrics], settings: AnalysisSettings) -> dict:
+    return {
+        "schema_version": METRICS_SCHEMA_VERSION,
+        "generated_at": datetime.now(UTC).isoformat(timespec="seconds"),
+        "bootstrap": {
+            "draws": settings.draws,
+            "seed": settings.seed,
+            "confidence": settings.confidence,
+            "clusters": "matched scenario groups (stratified by family), then runs",
+        },
+        "policy": settings.policy.as_dict(),
+        "models": [m.as_dict() for m in models],
+    }
+
+
+def write_outputs(
+    out_dir: Path, events: pd.DataFrame, models: list[ModelMetrics], settings: AnalysisSettings
+) -> tuple[Path, Path]:
+    out_dir.mkdir(parents=True, exist_ok=True)
+    events_path, metrics_path = out_dir / "events.csv", out_dir / "metrics.json"
+    events.to_csv(events_path, index=False)
+    metrics_path.write_text(
+        json.dumps(metrics_document(models, settings), indent=2) + "\n", encoding="utf-8"
+    )
+    return events_path, metrics_path
