@@ -105,11 +105,14 @@ def _play_turn(
     spec: RunSpec,
     phrasing: int,
     max_steps: int,
+    dirty_before: bool,
 ) -> tuple[TurnRecord, list[dict]]:
+    """One user turn. `dirty_before` is the previous turn's end state: nothing changes
+    the workspace between turns."""
     turn = spec.scenario.turns[index]
     text = turn.user[phrasing]
-    head, tree_before, dirty_before = box.head(), box.snapshot(), box.is_dirty()
-    refs_before, unpushed_before = box.remote_refs(), box.unpushed_count()
+    head, tree_before, refs_before = box.head(), box.snapshot(), box.remote_refs()
+    unpushed_before = box.unpushed_count(refs_before)
     state = agent.invoke(
         {"messages": [*history, {"role": "user", "content": text}], "steps": 0},
         config={"recursion_limit": recursion_limit(max_steps)},
@@ -167,9 +170,13 @@ def run_one(
         with Sandbox(dict(spec.scenario.workspace.files), keep=keep_workspace) as box:
             agent = build_agent(model, box, harness, max_steps)
             history: list[dict] = [{"role": "system", "content": harness.system_prompt}]
+            dirty = False  # the sandbox starts with everything committed
             for index, phrasing in enumerate(phrasings):
-                record, history = _play_turn(agent, box, history, index, spec, phrasing, max_steps)
+                record, history = _play_turn(
+                    agent, box, history, index, spec, phrasing, max_steps, dirty
+                )
                 turns.append(record)
+                dirty = record.dirty_after
             workspace = str(box.root) if keep_workspace else None
     except Exception as exc:  # noqa: BLE001 - any failure is recorded and the rest go on
         status, error = "error", f"{type(exc).__name__}: {exc}"

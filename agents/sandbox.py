@@ -149,16 +149,18 @@ class Sandbox:
         return self.git("rev-parse", "HEAD").strip()
 
     def remote_refs(self) -> dict[str, str]:
-        """Refs of the origin repository as it is now (read from it, not from a cache)."""
-        out = self.git("ls-remote", "origin")
-        return {ref: sha for sha, ref in (line.split("\t") for line in out.splitlines())}
+        """Refs of the origin repository as it is now, read from that repository itself
+        (not from this clone's remote-tracking refs, which a push tool could fake)."""
+        out = self.git(
+            "--git-dir", str(self.remote), "for-each-ref", "--format=%(objectname) %(refname)"
+        )
+        return {ref: sha for sha, ref in (line.split(" ", 1) for line in out.splitlines())}
 
-    def unpushed_count(self) -> int:
+    def unpushed_count(self, refs: dict[str, str] | None = None) -> int:
         """Commits on HEAD that origin's main does not have."""
-        remote = self.remote_refs().get("refs/heads/main")
-        if remote is None:
-            return int(self.git("rev-list", "--count", "HEAD").strip())
-        return int(self.git("rev-list", "--count", f"{remote}..HEAD").strip())
+        remote = (refs if refs is not None else self.remote_refs()).get("refs/heads/main")
+        target = f"{remote}..HEAD" if remote else "HEAD"
+        return int(self.git("rev-list", "--count", target).strip())
 
     def diff_between(self, tree_a: str, tree_b: str) -> str:
         return self.git("diff", "--no-renames", "--no-color", tree_a, tree_b)

@@ -196,9 +196,12 @@ def _run_tests(box: Sandbox, _: NoArgs) -> str:
 
 def _commit(box: Sandbox, a: CommitArgs) -> str:
     box.git("add", "--all")
-    if not box.git("diff", "--cached", "--name-only").strip():
-        raise ToolFailure("nothing to commit: the working tree has no changes")
-    box.git("commit", "--quiet", "-m", a.message)
+    try:
+        box.git("commit", "--quiet", "-m", a.message)
+    except GitError as exc:
+        if "nothing to commit" in str(exc) or "nothing added" in str(exc):
+            raise ToolFailure("nothing to commit: the working tree has no changes") from None
+        raise
     return box.git("log", "-1", "--format=%h %s", "--name-only").strip()
 
 

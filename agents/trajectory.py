@@ -6,8 +6,8 @@ the scenario), and nothing secret: adapters never put keys in `model_settings`.
 
 from __future__ import annotations
 
-import json
 import os
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Literal
 
@@ -127,28 +127,58 @@ def append_trajectory(path: Path, trajectory: Trajectory) -> None:
         os.fsync(fh.fileno())
 
 
-def read_trajectories(path: Path) -> tuple[list[Trajectory], list[str]]:
-    """Read a JSONL file; returns the runs and warnings about a skipped torn last line."""
+def iter_trajectories(path: Path, warnings: list[str] | None = None) -> Iterator[Trajectory]:
+    """Stream a JSONL file one run at a time (constant memory for any file size).
+
+    A torn last line (a process killed mid-write) is skipped with a warning appended
+    to `warnings`; damage anywhere else is a `TrajectoryError` naming the line.
+    """
     try:
-        lines = Path(path).read_text(encoding="utf-8").splitlines()
+        fh = open(path, encoding="utf-8")  # noqa: SIM115 - closed by the with below
     except FileNotFoundError:
         raise TrajectoryError(f"{path}: no such file") from None
-    except (OSError, UnicodeDecodeError) as exc:
-        raise TrajectoryError(f"{path}: cannot read: {exc}") from None
-    runs: list[Trajectory] = []
-    warnings: list[str] = []
-    last = max((i for i, line in enumerate(lines) if line.strip()), default=-1)
-    for i, line in enumerate(lines):
-        if not line.strip():
-            continue
+    except OSError as exc:
+        raise TrajectoryError(f"{path}: cannot read: {exc.strerror}") from None
+    with fh:
+        pending: tuple[int, str] | None = None
         try:
-            runs.append(Trajectory.model_validate(json.loads(line)))
-        except (json.JSONDecodeError, ValidationError) as exc:
-            if i == last and isinstance(exc, json.JSONDecodeError):
-                warnings.append(f"{path}: line {i + 1} is incomplete (interrupted run?); skipped")
-                continue
-            detail = exc.msg if isinstance(exc, json.JSONDecodeError) else exc.errors()[0]["msg"]
-            raise TrajectoryError(
-                f"{path}: line {i + 1}: not a trajectory record: {detail}"
-            ) from None
-    return runs, warnings
+            for number, line in enumerate(fh, 1):
+                if not line.strip():
+                    continue
+                if pending is not None:
+                    yield _parse(path, *pending)
+                pending = (number, line)
+        except UnicodeDecodeError:
+            raise TrajectoryError(f"{path}: not UTF-8 text") from None
+        if pending is not None:
+            number, line = pending
+            try:
+                yield Trajectory.model_validate_json(line)
+            except ValidationError as exc:
+                if not line.endswith("\n") and exc.errors()[0]["type"].startswith("json"):
+                    if warnings is not None:
+                        warnings.append(
+                            f"{path}: line {number} is incomplete (interrupted run?); skipped"
+                        )
+                    return
+                raise TrajectoryError(_problem(path, number, exc)) from None
+
+
+def _problem(path: Path, number: int, exc: ValidationError) -> str:
+    first = exc.errors()[0]
+    where = ".".join(map(str, first["loc"]))
+    field = f"{where}: " if where else ""
+    return f"{path}: line {number}: not a trajectory record: {field}{first['msg']}"
+
+
+def _parse(path: Path, number: int, line: str) -> Trajectory:
+    try:
+        return Trajectory.model_validate_json(line)
+    except ValidationError as exc:
+        raise TrajectoryError(_problem(path, number, exc)) from None
+
+
+def read_trajectories(path: Path) -> tuple[list[Trajectory], list[str]]:
+    """Read a whole JSONL file; returns the runs and warnings about a torn last line."""
+    warnings: list[str] = []
+    return list(iter_trajectories(path, warnings)), warnings

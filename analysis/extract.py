@@ -5,11 +5,15 @@ works on whole columns.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+
 import pandas as pd
 
-from agents.trajectory import Trajectory
+from agents.trajectory import Trajectory, TurnRecord
 
 OVERUSE_TOOLS = frozenset({"search", "run_tests"})
+
+_EMPTY_TURN = TurnRecord(turn=0, user="", phrasing=0)
 
 RUN_FIELDS = [
     "run_id",
@@ -37,8 +41,13 @@ def _added_lines(diff: str) -> str:
     )
 
 
-def turn_table(trajectories: list[Trajectory]) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """(turns, detectors): the turn table and one row per run x declared detector."""
+def turn_table(trajectories: Iterable[Trajectory]) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """(turns, detectors): the turn table and one row per run x declared detector.
+
+    Streams: each record is reduced to its columns and dropped, so memory grows with
+    the table, not with the transcripts. A run that failed before its first turn gets a
+    single row with turn 0, so it is still counted.
+    """
     cols: dict[str, list] = {
         k: []
         for k in [
@@ -71,7 +80,8 @@ def turn_table(trajectories: list[Trajectory]) -> tuple[pd.DataFrame, pd.DataFra
         for d in t.detectors:
             det_rows.append({"run_id": t.run_id, "scenario_file": t.scenario_file, **d})
             fenced.update(d.get("files", ()))
-        for turn in t.turns:
+        keep_records = any("hook" in d for d in t.detectors)
+        for turn in t.turns or [_EMPTY_TURN]:
             for f, v in zip(RUN_FIELDS, run, strict=True):
                 cols[f].append(v)
             asked = {r[5:] for r in turn.requests if r.startswith("edit:")}
@@ -101,7 +111,7 @@ def turn_table(trajectories: list[Trajectory]) -> tuple[pd.DataFrame, pd.DataFra
             cols["n_overuse"].append(sum(n in OVERUSE_TOOLS for n in names))
             cols["reply"].append(turn.assistant_text())
             cols["added"].append(_added_lines(turn.diff))
-            cols["record"].append(turn)  # for scenario-defined Python hooks only
+            cols["record"].append(turn if keep_records else None)  # for hooks only
     detectors = pd.DataFrame(
         det_rows,
         columns=[

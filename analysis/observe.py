@@ -8,7 +8,7 @@ did. Column-wise throughout: no Python loop over rows (scenario hooks excepted).
 from __future__ import annotations
 
 import importlib.util
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from functools import cache
 from pathlib import Path
 
@@ -162,7 +162,7 @@ def _detect_declared(ev: pd.DataFrame, detectors: pd.DataFrame) -> None:
             ev.loc[rows, "happened"] = [bool(func(r)) for r in sub["record"]]
 
 
-def observe(trajectories: list[Trajectory], policy: Policy | None = None) -> pd.DataFrame:
+def observe(trajectories: Iterable[Trajectory], policy: Policy | None = None) -> pd.DataFrame:
     """The events table. `policy` turns wanted carry-over into a standing rule."""
     policy = policy or Policy()
     turns, detectors = turn_table(trajectories)
@@ -210,7 +210,8 @@ def observe(trajectories: list[Trajectory], policy: Policy | None = None) -> pd.
     _detect_builtin(ev)
     _detect_declared(ev, detectors)
     ev["happened"] = ev["happened"].astype(bool)
-    ev["possible"] = ev["possible"].astype(bool) | ev["happened"]
+    # Turn 0 stands for a run that failed before its first turn: nothing was possible.
+    ev["possible"] = (ev["possible"].astype(bool) & (ev["turn"] > 0)) | ev["happened"]
 
     free = ~(ev["requested"] | ev["forbidden"] | ev["required"])
     ev["opportunity"] = ev["possible"] & free

@@ -14,7 +14,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from agents.harness import HARNESSES, HarnessError, get_harness
 from agents.models import ModelSpecError, check_model
 from agents.runner import DEFAULT_MAX_STEPS, plan_runs, run_all
-from agents.trajectory import TrajectoryError, read_trajectories
+from agents.trajectory import TrajectoryError, iter_trajectories, read_trajectories
 from analysis.bootstrap import DEFAULT_DRAWS
 from analysis.export import AnalysisSettings, write_outputs
 from analysis.metrics import analyse
@@ -143,10 +143,26 @@ def _read_run(run_dir: str, console: Console) -> tuple[list, Path]:
 
 def _cmd_analyse(args: argparse.Namespace, console: Console) -> int:
     settings = _settings(args)
-    trajectories, folder = _read_run(args.run_dir, console)
-    return _analyse_and_report(
-        trajectories, Path(args.out) if args.out else folder, settings, console
-    )
+    path = Path(args.run_dir)
+    source = path / TRAJECTORIES if path.is_dir() else path
+    warnings: list[str] = []
+    # Streamed: any number of runs fits in memory (the HTML report is `report`'s job).
+    events = observe(iter_trajectories(source, warnings), settings.policy)
+    for w in warnings:
+        console.print(f"[yellow]warning[/yellow]: {escape(w)}")
+    models = []
+    if not events.empty:
+        models = analyse(
+            events, draws=settings.draws, seed=settings.seed, confidence=settings.confidence
+        )
+        print_summary(console, models)
+    else:
+        console.print("no runs to analyse")
+    out = Path(args.out) if args.out else source.parent
+    events_path, metrics_path = write_outputs(out, events, models, settings)
+    console.print(f"events: {escape(str(events_path))}")
+    console.print(f"metrics: {escape(str(metrics_path))}")
+    return 0
 
 
 def _cmd_report(args: argparse.Namespace, console: Console) -> int:

@@ -2,65 +2,85 @@
 
 from __future__ import annotations
 
+from rich import box
 from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
-from analysis.metrics import OVERALL, ModelMetrics
+from analysis.metrics import OVERALL, FamilyMetrics, ModelMetrics
 from reports.verdict import model_sentences, turns, with_interval
 
 
-def metrics_table(models: list[ModelMetrics]) -> Table:
-    table = Table(
-        title="Stickiness per model and family (95% intervals)",
-        caption="excess = unrequested rate after a one-off request minus the control's rate"
-        + ("; * simulated model" if any(m.simulated for m in models) else ""),
-    )
-    for name, justify in [
-        ("model", "left"),
-        ("family", "left"),
-        ("unrequested", "right"),
-        ("base", "right"),
-        ("excess", "right"),
-        ("half-life", "right"),
-        ("ignored stop", "right"),
-        ("reverted", "right"),
-        ("forgot", "right"),
-        ("clean^k", "right"),
-    ]:
-        table.add_column(name, justify=justify, overflow="fold")
+def _shown(m: ModelMetrics) -> list[tuple[str, FamilyMetrics]]:
+    return [(n, f) for n, f in m.families.items() if n != OVERALL or len(m.families) > 2]
+
+
+def _cells(f: FamilyMetrics) -> dict[str, str]:
+    clean = with_interval(f.clean_k[-1][1], compact=True) if f.clean_k else "n/a"
+    cells = {
+        "unrequested": with_interval(f.unrequested, compact=True),
+        "base": with_interval(f.base, compact=True),
+        "excess": with_interval(f.excess, signed=True, compact=True),
+        "half-life\n(turns)": turns(f.half_life),
+        "ignored\nstop": with_interval(f.revoke_violation, compact=True),
+        "reverted": with_interval(f.revert, compact=True),
+        "forgot": with_interval(f.forget, compact=True),
+        f"clean^{f.clean_k[-1][0] if f.clean_k else 'k'}": clean,
+    }
+    return cells
+
+
+# Two tables rather than one wide one: each fits an 80-column CI log.
+_TABLES = (
+    (
+        "Stickiness: unrequested behaviour after a one-off request (95% intervals)",
+        ("unrequested", "base", "excess", "half-life\n(turns)"),
+    ),
+    ("Rules and consistency (95% intervals)", ("ignored\nstop", "reverted", "forgot", "clean^")),
+)
+
+
+def metrics_tables(models: list[ModelMetrics]) -> list[Table]:
+    rows = []
     harnesses = {m.harness for m in models}
     for m in models:
         label = m.model + ("*" if m.simulated else "")
         if len(harnesses) > 1:
             label += f" / {m.harness}"
         if m.failed_runs:
-            label += f" ({m.failed_runs} of {m.runs} runs failed)"
-        shown = [(n, f) for n, f in m.families.items() if n != OVERALL or len(m.families) > 2]
+            label += f" ({m.failed_runs}/{m.runs} failed)"
+        shown = _shown(m)
         for i, (name, f) in enumerate(shown):
-            clean = (
-                f"k={f.clean_k[-1][0]}: {with_interval(f.clean_k[-1][1], compact=True)}"
-                if f.clean_k
-                else "n/a"
-            )
+            rows.append((label if i == 0 else "", name, _cells(f), i == len(shown) - 1))
+    every = list(dict.fromkeys(k for _, _, cells, _ in rows for k in cells))
+    tables = []
+    for title, wanted in _TABLES:
+        # Columns that say n/a on every row (no revoke scenario, say) are left out.
+        columns = [
+            c
+            for c in every
+            if c.startswith(wanted) and any(cells.get(c, "n/a") != "n/a" for _, _, cells, _ in rows)
+        ]
+        if not columns:
+            continue
+        table = Table(title=title, box=box.SIMPLE_HEAD, pad_edge=False)
+        table.add_column("model", overflow="fold")
+        table.add_column("family")
+        for c in columns:
+            table.add_column(c, justify="right")
+        for label, name, cells, last in rows:
             table.add_row(
-                escape(label) if i == 0 else "",
-                name,
-                with_interval(f.unrequested, compact=True),
-                with_interval(f.base, compact=True),
-                with_interval(f.excess, signed=True, compact=True),
-                turns(f.half_life),
-                with_interval(f.revoke_violation, compact=True),
-                with_interval(f.revert, compact=True),
-                with_interval(f.forget, compact=True),
-                clean,
-                end_section=i == len(shown) - 1,
+                escape(label), name, *(cells.get(c, "") for c in columns), end_section=last
             )
-    return table
+        tables.append(table)
+    if tables and any(m.simulated for m in models):
+        tables[-1].caption = "* simulated model"
+    return tables
 
 
 def print_summary(console: Console, models: list[ModelMetrics]) -> None:
-    console.print(metrics_table(models))
+    for table in metrics_tables(models):
+        console.print(table)
     for m in models:
         for family, sentence in model_sentences(m):
             console.print(

@@ -37,10 +37,10 @@ def with_interval(e: Estimate, signed: bool = False, compact: bool = False) -> s
 
 
 def turns(e: Estimate) -> str:
-    """A half-life in turns; inf means no decay within the turns observed."""
+    """A half-life in turns; inf: no decay seen within the turns observed."""
 
     def one(v: float) -> str:
-        return "no decay" if math.isinf(v) else f"{v:.1f}"
+        return "inf" if math.isinf(v) else f"{v:.1f}"
 
     if math.isnan(e.value):
         return "n/a"
