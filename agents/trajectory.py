@@ -11,6 +11,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Literal
 
+from orjson import loads as _loads  # parses large files several times faster than json
 from pydantic import BaseModel, ValidationError
 
 SCHEMA_VERSION = 1
@@ -176,6 +177,72 @@ def _parse(path: Path, number: int, line: str) -> Trajectory:
         return Trajectory.model_validate_json(line)
     except ValidationError as exc:
         raise TrajectoryError(_problem(path, number, exc)) from None
+
+
+_RUN_KEYS = frozenset(Trajectory.model_fields) - {
+    name for name, f in Trajectory.model_fields.items() if not f.is_required()
+}
+_TURN_KEYS = frozenset(name for name, f in TurnRecord.model_fields.items() if f.is_required()) | {
+    "messages",
+    "commits",
+    "files_changed",
+}
+
+
+def iter_records(path: Path, warnings: list[str] | None = None) -> Iterator[dict]:
+    """Stream a JSONL file as plain dicts, checking only the fields analysis reads.
+
+    Several times faster than building `Trajectory` objects, for files of hundreds of
+    thousands of runs. Same torn-line and error rules as `iter_trajectories`.
+    """
+    try:
+        fh = open(path, "rb")  # noqa: SIM115 - closed by the with below
+    except FileNotFoundError:
+        raise TrajectoryError(f"{path}: no such file") from None
+    except OSError as exc:
+        raise TrajectoryError(f"{path}: cannot read: {exc.strerror}") from None
+    with fh:
+        lines = ((n, line) for n, line in enumerate(fh, 1) if line.strip())
+        current = next(lines, None)
+        while current is not None:
+            number, line = current
+            following = next(lines, None)
+            try:
+                record = _loads(line)
+            except ValueError as exc:
+                if following is None and not line.endswith(b"\n"):
+                    if warnings is not None:
+                        warnings.append(
+                            f"{path}: line {number} is incomplete (interrupted run?); skipped"
+                        )
+                    return
+                raise TrajectoryError(
+                    f"{path}: line {number}: not a trajectory record: invalid JSON ({exc})"
+                ) from None
+            _check_record(path, number, record)
+            yield record
+            current = following
+
+
+def _check_record(path: Path, number: int, record: object) -> None:
+    problem = None
+    if not isinstance(record, dict):
+        problem = "expected a JSON object"
+    elif missing := _RUN_KEYS - record.keys():
+        problem = f"missing field {sorted(missing)[0]}"
+    elif not isinstance(record["turns"], list):
+        problem = "field turns: expected a list"
+    else:
+        for i, turn in enumerate(record["turns"]):
+            if not isinstance(turn, dict) or (missing := _TURN_KEYS - turn.keys()):
+                problem = (
+                    f"field turns[{i}]: missing {sorted(missing)[0]}"
+                    if isinstance(turn, dict)
+                    else f"field turns[{i}]: expected an object"
+                )
+                break
+    if problem:
+        raise TrajectoryError(f"{path}: line {number}: not a trajectory record: {problem}")
 
 
 def read_trajectories(path: Path) -> tuple[list[Trajectory], list[str]]:

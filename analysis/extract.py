@@ -5,6 +5,7 @@ works on whole columns.
 
 from __future__ import annotations
 
+import gc
 from collections.abc import Iterable
 
 import pandas as pd
@@ -12,8 +13,6 @@ import pandas as pd
 from agents.trajectory import Trajectory, TurnRecord
 
 OVERUSE_TOOLS = frozenset({"search", "run_tests"})
-
-_EMPTY_TURN = TurnRecord(turn=0, user="", phrasing=0)
 
 RUN_FIELDS = [
     "run_id",
@@ -31,6 +30,35 @@ RUN_FIELDS = [
     "seed",
     "status",
 ]
+TURN_COLUMNS = [
+    "turn",
+    "phrasing",
+    "requests",
+    "forbids",
+    "requires",
+    "asked",
+    "files_changed",
+    "unasked_changed",
+    "out_of_scope",
+    "n_changed",
+    "n_commits",
+    "commits",
+    "n_pushes",
+    "unpushed_before",
+    "dirty_before",
+    "n_overuse",
+    "reply",
+    "added",
+    "record",
+]
+_EMPTY_TURN = {
+    "turn": 0,
+    "phrasing": 0,
+    "requests": [],
+    "messages": [],
+    "commits": [],
+    "files_changed": [],
+}
 
 
 def _added_lines(diff: str) -> str:
@@ -41,77 +69,92 @@ def _added_lines(diff: str) -> str:
     )
 
 
-def turn_table(trajectories: Iterable[Trajectory]) -> tuple[pd.DataFrame, pd.DataFrame]:
+def _as_record(t: Trajectory | dict) -> dict:
+    return t.model_dump() if isinstance(t, Trajectory) else t
+
+
+def turn_table(trajectories: Iterable[Trajectory | dict]) -> tuple[pd.DataFrame, pd.DataFrame]:
     """(turns, detectors): the turn table and one row per run x declared detector.
 
-    Streams: each record is reduced to its columns and dropped, so memory grows with
+    Takes `Trajectory` objects or the plain dicts of `agents.trajectory.iter_records`,
+    and streams: each record is reduced to its columns and dropped, so memory grows with
     the table, not with the transcripts. A run that failed before its first turn gets a
-    single row with turn 0, so it is still counted.
+    single row with turn 0, so it is still counted. Reply text and added lines are kept
+    only for runs whose detectors read them.
     """
-    cols: dict[str, list] = {
-        k: []
-        for k in [
-            *RUN_FIELDS,
-            "turn",
-            "phrasing",
-            "requests",
-            "forbids",
-            "requires",
-            "asked",
-            "files_changed",
-            "unasked_changed",
-            "out_of_scope",
-            "n_changed",
-            "n_commits",
-            "commits",
-            "n_pushes",
-            "unpushed_before",
-            "dirty_before",
-            "n_overuse",
-            "reply",
-            "added",
-            "record",
-        ]
-    }
+    # The cyclic garbage collector would rescan the growing column lists again and
+    # again; nothing built here forms cycles, so it is paused for the loop.
+    collecting = gc.isenabled()
+    gc.disable()
+    try:
+        return _turn_table(trajectories)
+    finally:
+        if collecting:
+            gc.enable()
+
+
+def _turn_table(trajectories: Iterable[Trajectory | dict]) -> tuple[pd.DataFrame, pd.DataFrame]:
+    runs: dict[str, list] = {k: [] for k in RUN_FIELDS}
+    cols: dict[str, list] = {k: [] for k in ["run", *TURN_COLUMNS]}
     det_rows = []
-    for t in trajectories:
-        run = [getattr(t, f) for f in RUN_FIELDS]
-        fenced = set()
-        for d in t.detectors:
-            det_rows.append({"run_id": t.run_id, "scenario_file": t.scenario_file, **d})
-            fenced.update(d.get("files", ()))
-        keep_records = any("hook" in d for d in t.detectors)
-        for turn in t.turns or [_EMPTY_TURN]:
-            for f, v in zip(RUN_FIELDS, run, strict=True):
-                cols[f].append(v)
-            asked = {r[5:] for r in turn.requests if r.startswith("edit:")}
-            unasked = [f for f in turn.files_changed if f not in asked]
-            names = [c["name"] for m in turn.messages for c in m.get("tool_calls") or ()]
-            cols["turn"].append(turn.turn)
-            cols["phrasing"].append(turn.phrasing)
-            cols["requests"].append(turn.requests)
-            cols["forbids"].append(turn.forbids)
-            cols["requires"].append(turn.requires)
+    for index, t in enumerate(map(_as_record, trajectories)):
+        for f in RUN_FIELDS:
+            runs[f].append(t.get(f))
+        fenced: set[str] = set()
+        detectors = t.get("detectors") or []
+        for d in detectors:
+            det_rows.append({"run_id": t["run_id"], "scenario_file": t["scenario_file"], **d})
+            fenced.update(d.get("files") or ())
+        keep_records = any(d.get("hook") for d in detectors)
+        keep_reply = keep_records or any(
+            d.get("pattern") and d.get("in", "reply") == "reply" for d in detectors
+        )
+        keep_added = keep_records or any(
+            d.get("pattern") and d.get("in") == "edits" for d in detectors
+        )
+        for turn in t["turns"] or [_EMPTY_TURN]:
+            requests = turn["requests"]
+            changed = turn["files_changed"]
+            asked = {r[5:] for r in requests if r.startswith("edit:")}
+            unasked = [f for f in changed if f not in asked] if asked else changed
+            overuse, texts = 0, []
+            for m in turn["messages"]:
+                if m.get("role") == "assistant":
+                    if keep_reply and m.get("content"):
+                        texts.append(m["content"])
+                    for c in m.get("tool_calls") or ():
+                        overuse += c["name"] in OVERUSE_TOOLS
+            commits = turn["commits"]
+            cols["run"].append(index)
+            cols["turn"].append(turn["turn"])
+            cols["phrasing"].append(turn["phrasing"])
+            cols["requests"].append(requests)
+            cols["forbids"].append(turn.get("forbids") or [])
+            cols["requires"].append(turn.get("requires") or [])
             cols["asked"].append(sorted(asked - {"*"}))
-            cols["files_changed"].append(turn.files_changed)
+            cols["files_changed"].append(changed)
             cols["unasked_changed"].append(unasked)
             # Edit scope: "*" lets the agent touch anything; files a detector watches
             # (the previous task's, say) are that detector's business, not scope's.
             cols["out_of_scope"].append(
                 0 if "*" in asked else sum(f not in fenced for f in unasked)
             )
-            cols["n_changed"].append(len(turn.files_changed))
-            cols["n_commits"].append(len(turn.commits))
+            cols["n_changed"].append(len(changed))
+            cols["n_commits"].append(len(commits))
             cols["commits"].append(
-                "; ".join(f"{c.sha[:7]} {c.message!r} ({', '.join(c.files)})" for c in turn.commits)
+                "; ".join(
+                    f"{c['sha'][:7]} {c['message']!r} ({', '.join(c['files'])})" for c in commits
+                )
+                if commits
+                else ""
             )
-            cols["n_pushes"].append(len(turn.pushes))
-            cols["unpushed_before"].append(turn.unpushed_before)
-            cols["dirty_before"].append(turn.dirty_before)
-            cols["n_overuse"].append(sum(n in OVERUSE_TOOLS for n in names))
-            cols["reply"].append(turn.assistant_text())
-            cols["added"].append(_added_lines(turn.diff))
-            cols["record"].append(turn if keep_records else None)  # for hooks only
+            cols["n_pushes"].append(len(turn.get("pushes") or ()))
+            cols["unpushed_before"].append(turn.get("unpushed_before", 0))
+            cols["dirty_before"].append(turn.get("dirty_before", False))
+            cols["n_overuse"].append(overuse)
+            cols["reply"].append("\n".join(texts))
+            cols["added"].append(_added_lines(turn.get("diff") or "") if keep_added else "")
+            cols["record"].append(TurnRecord.model_validate(turn) if keep_records else None)
     detectors = pd.DataFrame(
         det_rows,
         columns=[
@@ -126,4 +169,7 @@ def turn_table(trajectories: Iterable[Trajectory]) -> tuple[pd.DataFrame, pd.Dat
             "example",
         ],
     )
-    return pd.DataFrame(cols), detectors
+    turns = pd.DataFrame(cols)
+    # Run fields joined once, column-wise, instead of appended for every turn.
+    run_frame = pd.DataFrame(runs).take(turns.pop("run").to_numpy()).reset_index(drop=True)
+    return pd.concat([run_frame, turns], axis=1), detectors

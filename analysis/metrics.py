@@ -24,7 +24,6 @@ from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
-from scipy.special import comb
 
 from analysis.bootstrap import (
     DEFAULT_DRAWS,
@@ -35,6 +34,7 @@ from analysis.bootstrap import (
 )
 
 MAX_LAG = 10
+MAX_CLEAN_K = 20  # clean^k is reported for k = 1..min(runs per scenario, 20)
 OVERALL = "overall"
 _BASE_COLS = [
     "t_opp",
@@ -200,26 +200,36 @@ def _standardised(parts: list[dict[str, np.ndarray]], key: str, weight: str) -> 
         return np.where(wts.sum(0) > 0, (np.nan_to_num(vals) * wts).sum(0) / wts.sum(0), np.nan)
 
 
+def _clean_curve(clean: np.ndarray, n: np.ndarray, k_max: int) -> np.ndarray:
+    """C(c, k) / C(n, k) for k = 1..k_max as a running product of (c - i) / (n - i)."""
+    i = np.arange(k_max)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        steps = np.clip((clean[:, None] - i) / (n[:, None] - i), 0.0, 1.0)
+    return np.cumprod(steps, axis=1)
+
+
 def _clean_k(
     slots_list: list, obs_scen: pd.DataFrame, draws: int, confidence: float, col: dict[str, int]
 ) -> list[tuple[int, Estimate]]:
     treat_obs = obs_scen[obs_scen["treat"] > 0]
     if treat_obs.empty:
         return []
-    k_max = int(treat_obs["treat"].min())
-    out = []
-    for k in range(1, k_max + 1):
-        point = float(np.mean(comb(treat_obs["clean"], k) / comb(treat_obs["treat"], k)))
-        num = np.zeros(draws)
-        den = np.zeros(draws)
-        for slots in slots_list:
-            n = slots.sums[:, col["treat"]]
-            mask = n > 0
-            value = comb(slots.sums[mask, col["clean"]], k) / comb(n[mask], k)
-            num += np.bincount(slots.replicate[mask], weights=value, minlength=draws)
-            den += np.bincount(slots.replicate[mask], minlength=draws)
-        out.append((k, interval(point, _ratio(num, den), confidence)))
-    return out
+    k_max = int(min(MAX_CLEAN_K, treat_obs["treat"].min()))
+    point = _clean_curve(
+        treat_obs["clean"].to_numpy(float), treat_obs["treat"].to_numpy(float), k_max
+    ).mean(axis=0)
+    sums = np.zeros((draws, k_max))
+    count = np.zeros(draws)
+    for slots in slots_list:
+        n = slots.sums[:, col["treat"]]
+        mask = n > 0
+        curve = _clean_curve(slots.sums[mask, col["clean"]], n[mask], k_max)
+        np.add.at(sums, slots.replicate[mask], curve)
+        count += np.bincount(slots.replicate[mask], minlength=draws)
+    reps = _ratio(sums, count[:, None])
+    return [
+        (k, interval(float(point[k - 1]), reps[:, k - 1], confidence)) for k in range(1, k_max + 1)
+    ]
 
 
 def _family_metrics(

@@ -102,7 +102,7 @@ def _involved(
 
 def _requested_pairs(turns: pd.DataFrame, detectors: pd.DataFrame) -> pd.DataFrame:
     actions = _pairs(turns, "requests")
-    actions["behaviour"] = actions["value"].map(lambda a: ACTION_BEHAVIOUR.get(a, a))
+    actions["behaviour"] = actions["value"].map(ACTION_BEHAVIOUR).fillna(actions["value"])
     # edit:PATH asks for that file, which is not a behaviour of its own.
     actions = actions[~actions["behaviour"].str.startswith("edit:")]
     out = [actions[["row", "behaviour"]]]
@@ -162,7 +162,9 @@ def _detect_declared(ev: pd.DataFrame, detectors: pd.DataFrame) -> None:
             ev.loc[rows, "happened"] = [bool(func(r)) for r in sub["record"]]
 
 
-def observe(trajectories: Iterable[Trajectory], policy: Policy | None = None) -> pd.DataFrame:
+def observe(
+    trajectories: Iterable[Trajectory | dict], policy: Policy | None = None
+) -> pd.DataFrame:
     """The events table. `policy` turns wanted carry-over into a standing rule."""
     policy = policy or Policy()
     turns, detectors = turn_table(trajectories)
@@ -189,10 +191,13 @@ def observe(trajectories: Iterable[Trajectory], policy: Policy | None = None) ->
     flags = requested.assign(requested=True)
     ev = ev.merge(flags, on=["row", "behaviour"], how="left")
     ev["requested"] = ev["requested"].eq(True)
-    marks = rules.groupby(["row", "behaviour"])["rule"].agg(
-        lambda r: "forbid" if "forbid" in set(r) else "require"
+    # Both in one turn: the forbid wins.
+    marks = (
+        rules.sort_values("rule", key=lambda r: r.eq("forbid"), kind="stable")
+        .drop_duplicates(["row", "behaviour"], keep="last")
+        .rename(columns={"rule": "mark"})
     )
-    ev = ev.merge(marks.rename("mark").reset_index(), on=["row", "behaviour"], how="left")
+    ev = ev.merge(marks, on=["row", "behaviour"], how="left")
     wanted = ev["requested"] & ev["family"].isin(policy.wanted) & ev["mark"].isna()
     ev.loc[wanted, "mark"] = "require"
 

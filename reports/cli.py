@@ -14,7 +14,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from agents.harness import HARNESSES, HarnessError, get_harness
 from agents.models import ModelSpecError, check_model
 from agents.runner import DEFAULT_MAX_STEPS, plan_runs, run_all
-from agents.trajectory import TrajectoryError, iter_trajectories, read_trajectories
+from agents.trajectory import TrajectoryError, iter_records, read_trajectories
 from analysis.bootstrap import DEFAULT_DRAWS
 from analysis.export import AnalysisSettings, write_outputs
 from analysis.metrics import analyse
@@ -147,7 +147,7 @@ def _cmd_analyse(args: argparse.Namespace, console: Console) -> int:
     source = path / TRAJECTORIES if path.is_dir() else path
     warnings: list[str] = []
     # Streamed: any number of runs fits in memory (the HTML report is `report`'s job).
-    events = observe(iter_trajectories(source, warnings), settings.policy)
+    events = observe(iter_records(source, warnings), settings.policy)
     for w in warnings:
         console.print(f"[yellow]warning[/yellow]: {escape(w)}")
     models = []

@@ -34,3 +34,28 @@ def test_damage_before_the_end_is_an_error_naming_the_line(tmp_path):
         read_trajectories(path)
     with pytest.raises(TrajectoryError, match="no such file"):
         read_trajectories(tmp_path / "missing.jsonl")
+
+
+def test_fast_record_reader_matches_and_checks_fields(tmp_path):
+    from agents.trajectory import iter_records
+
+    path = tmp_path / "t.jsonl"
+    runs = [trajectory(f"r{i}", [turn(1, commits=1)]) for i in range(2)]
+    for r in runs:
+        append_trajectory(path, r)
+    assert [rec["run_id"] for rec in iter_records(path)] == ["r0", "r1"]
+    with open(path, "a") as fh:
+        fh.write('{"run_id": "torn"')
+    warnings: list[str] = []
+    assert len(list(iter_records(path, warnings))) == 2 and "line 3 is incomplete" in warnings[0]
+    bad = tmp_path / "bad.jsonl"
+    bad.write_text('{"run_id": "x", "turns": []}\n')
+    with pytest.raises(TrajectoryError, match="line 1: not a trajectory record: missing field"):
+        list(iter_records(bad))
+    record = runs[0].model_dump()
+    del record["turns"][0]["messages"]
+    import json
+
+    bad.write_text(json.dumps(record) + "\n")
+    with pytest.raises(TrajectoryError, match=r"field turns\[0\]: missing messages"):
+        list(iter_records(bad))

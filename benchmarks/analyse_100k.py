@@ -1,0 +1,217 @@
+"""Analyser scale benchmark: synthesise N trajectories (6 turns each) and analyse them.
+
+  python benchmarks/analyse_100k.py [--runs 100000] [--draws 2000]
+
+Synthesis (not timed against the target) writes realistic JSONL records: transcripts
+with tool calls and results, commits, pushes, diffs, for 16 scenarios in four families
+and two models with known persistence. Then the timed part does what
+`stickiness analyse` does: stream the file, build the events table, compute every metric
+with the clustered bootstrap, write events.csv and metrics.json. Prints wall time per
+phase and peak memory. Target: under 30 s and 2 GB on a 2-core machine.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import resource
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+
+from agents.trajectory import iter_records
+from analysis.export import AnalysisSettings, write_outputs
+from analysis.metrics import analyse
+from analysis.observe import observe
+from analysis.policy import Policy
+
+TURNS = 6
+FAMILY_ACTION = {
+    "commit": "commit",
+    "push": "push",
+    "edit_scope": "edit:*",
+    "tool_overuse": "search",
+}
+MODELS = {  # base, persist, decay, revoke_ignore, forget
+    "synthetic:steady": (0.02, 0.05, 0.5, 0.02, 0.02),
+    "synthetic:sticky": (0.03, 0.7, 0.8, 0.3, 0.05),
+}
+
+
+def _scenarios() -> list[dict]:
+    out = []
+    for family, action in FAMILY_ACTION.items():
+        control = f"{family}-control"
+        for kind in ("one-off", "revoke", "standing", "control"):
+            turns = []
+            for t in range(TURNS):
+                requests = ["edit:src/app.py"]
+                forbids, requires = [], []
+                if t == 0 and kind in ("one-off", "revoke"):
+                    requests.append(action)
+                if t == 0 and kind == "standing":
+                    requires.append(family)
+                if t == 3 and kind == "revoke":
+                    forbids.append(family)
+                turns.append((requests, forbids, requires))
+            out.append(
+                {
+                    "id": f"{family}-{kind}",
+                    "family": family,
+                    "kind": kind,
+                    "arm": "control" if kind == "control" else "treatment",
+                    "control": None if kind == "control" else control,
+                    "turns": turns,
+                }
+            )
+    return out
+
+
+def _turn(n: int, requests, forbids, requires, does: bool, family: str) -> dict:
+    calls = [
+        {"id": f"c{n}a", "name": "read_file", "arguments": '{"path": "src/app.py"}'},
+        {
+            "id": f"c{n}b",
+            "name": "write_file",
+            "arguments": json.dumps(
+                {"path": "src/app.py", "content": "def run():\n    return 2\n" * 3}
+            ),
+        },
+    ]
+    files = ["src/app.py"]
+    commits, pushes = [], []
+    if does and family == "tool_overuse":
+        calls.append({"id": f"c{n}c", "name": "search", "arguments": '{"pattern": "run"}'})
+    if does and family == "edit_scope":
+        files.append("README.md")
+    if does and family in ("commit", "push"):
+        commits.append({"sha": f"{n:040x}", "message": "Update src/app.py", "files": files})
+    if does and family == "push":
+        pushes.append({"ref": "refs/heads/main", "old": "a" * 40, "new": "b" * 40})
+    messages = [
+        {"role": "assistant", "content": "", "tool_calls": calls[:1]},
+        {
+            "role": "tool",
+            "tool_call_id": calls[0]["id"],
+            "name": "read_file",
+            "content": "def main():\n    return 1\n",
+            "is_error": False,
+        },
+        {"role": "assistant", "content": "", "tool_calls": calls[1:]},
+        *(
+            {
+                "role": "tool",
+                "tool_call_id": c["id"],
+                "name": c["name"],
+                "content": "ok",
+                "is_error": False,
+            }
+            for c in calls[1:]
+        ),
+        {"role": "assistant", "content": "Done: edited src/app.py.", "tool_calls": []},
+    ]
+    return {
+        "turn": n,
+        "user": "Rename main to run in src/app.py.",
+        "phrasing": 0,
+        "requests": requests,
+        "forbids": forbids,
+        "requires": requires,
+        "messages": messages,
+        "commits": commits,
+        "pushes": pushes,
+        "files_changed": files,
+        "diff": "--- a/src/app.py\n+++ b/src/app.py\n@@ -1,2 +1,2 @@\n-def main():\n"
+        "+def run():\n     return 1\n",
+        "unpushed_before": 1 if family == "push" else 0,
+        "dirty_before": n > 1,
+        "dirty_after": True,
+        "steps": 3,
+    }
+
+
+def synthesise(path: Path, runs: int, seed: int = 0) -> None:
+    rng = np.random.default_rng(seed)
+    scenarios = _scenarios()
+    per_cell = runs // (len(scenarios) * len(MODELS))
+    with open(path, "w", encoding="utf-8") as fh:
+        for model, (base, persist, decay, ignore, forget) in MODELS.items():
+            for sc in scenarios:
+                u = rng.random((per_cell, TURNS))
+                for r in range(per_cell):
+                    turns, asked, rule = [], None, None
+                    for t, (requests, forbids, requires) in enumerate(sc["turns"]):
+                        rule = "forbid" if forbids else "require" if requires else rule
+                        if len(requests) > 1:
+                            p, asked = 1.0, t
+                        elif rule == "forbid":
+                            p = ignore
+                        elif rule == "require":
+                            p = 1 - forget
+                        else:
+                            carry = 0.0 if asked is None else persist * decay ** (t - asked - 1)
+                            p = 1 - (1 - base) * (1 - carry)
+                        turns.append(
+                            _turn(t + 1, requests, forbids, requires, u[r, t] < p, sc["family"])
+                        )
+                    record = {
+                        "run_id": f"{model}-{sc['id']}-{r}",
+                        "scenario": sc["id"],
+                        "scenario_file": f"scenarios/{sc['id']}.yaml",
+                        "scenario_sha256": "0" * 64,
+                        "title": sc["id"],
+                        "behaviour": sc["family"],
+                        "family": sc["family"],
+                        "arm": sc["arm"],
+                        "kind": sc["kind"],
+                        "control": sc["control"],
+                        "model": model,
+                        "simulated": True,
+                        "harness": "minimal",
+                        "system_prompt": "You are a coding assistant.",
+                        "seed": r,
+                        "repeat": r,
+                        "started_at": "2026-01-01T00:00:00",
+                        "finished_at": "2026-01-01T00:00:01",
+                        "status": "ok",
+                        "turns": turns,
+                    }
+                    fh.write(json.dumps(record) + "\n")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--runs", type=int, default=100_000)
+    parser.add_argument("--draws", type=int, default=2000)
+    args = parser.parse_args()
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / "trajectories.jsonl"
+        t0 = time.perf_counter()
+        synthesise(path, args.runs)
+        t1 = time.perf_counter()
+        size = path.stat().st_size / 2**20
+        print(f"synthesised {args.runs:,} runs x {TURNS} turns: {size:,.0f} MiB in {t1 - t0:.1f} s")
+        events = observe(iter_records(path))
+        t2 = time.perf_counter()
+        models = analyse(events, draws=args.draws)
+        t3 = time.perf_counter()
+        write_outputs(Path(tmp), events, models, AnalysisSettings(args.draws, 0, 0.95, Policy()))
+        t4 = time.perf_counter()
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20  # KiB -> GiB
+    print(f"read + events table: {t2 - t1:6.1f} s  ({len(events):,} event rows)")
+    print(f"metrics + bootstrap: {t3 - t2:6.1f} s  ({args.draws} draws, {len(models)} models)")
+    print(f"write csv + json:    {t4 - t3:6.1f} s")
+    print(f"analysis total:      {t4 - t1:6.1f} s  (target < 30 s)")
+    print(f"peak memory (RSS):   {peak:6.2f} GiB (target < 2 GiB)")
+    for m in models:
+        f = m.families["overall"]
+        print(
+            f"  {m.model}: excess {f.excess.value:+.3f} [{f.excess.low:+.3f}, "
+            f"{f.excess.high:+.3f}], forget {f.forget.value:.3f}"
+        )
+
+
+if __name__ == "__main__":
+    main()
