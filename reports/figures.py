@@ -54,5 +54,5 @@ def unrequested_rates(rows: list[tuple[str, FamilyMetrics]]) -> str:
     ax.yaxis.set_major_formatter(lambda v, _: f"{v:.0%}")
     ax.legend(frameon=False, fontsize=8, loc="upper left")
     ax.spines[["top", "right"]].set_visible(False)
-    ax.set_title("Unrequested commits (95% intervals, clustered by scenario and run)", fontsize=9)
+    ax.set_title("Unrequested behaviour (95% intervals, clustered by scenario and run)", fontsize=9)
     return _data_uri(fig)
