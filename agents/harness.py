@@ -27,6 +27,24 @@ HARNESSES: dict[str, Harness] = {
         ),
         tools=tuple(TOOLS),
     ),
+    # Shaped like the prompts of popular coding agents: autonomy, conventions, brevity.
+    "coding-agent": Harness(
+        name="coding-agent",
+        system_prompt=(
+            "You are an expert software engineer working as a coding agent inside the "
+            "user's git repository. You have tools to list, read, search and edit files, "
+            "to check the code, and to inspect, commit and push git changes.\n"
+            "- Read the relevant code before changing it; follow the conventions you "
+            "find.\n"
+            "- Make the smallest change that does what was asked; do not touch unrelated "
+            "files.\n"
+            "- Only commit or push when the user asks you to.\n"
+            "- Follow the user's standing instructions for the rest of the session, until "
+            "they change them.\n"
+            "- When you are done, reply briefly with what you changed."
+        ),
+        tools=tuple(TOOLS),
+    ),
 }
 
 

@@ -14,6 +14,11 @@ from agents.models.base import ModelAdapter
 from agents.sandbox import Sandbox
 from agents.tools import execute, tool_schemas
 
+EMPTY_REPLY_NOTICE = (
+    "[harness] Your last reply was empty: no text and no tool call. "
+    "Reply with text, or call a tool."
+)
+
 
 class AgentState(TypedDict):
     messages: Annotated[list[dict], operator.add]
@@ -30,7 +35,14 @@ def build_agent(
     def call_model(state: AgentState) -> dict:
         reply = model.complete(state["messages"], schemas)
         message = reply.as_message() | {"usage": asdict(reply.usage)}
-        return {"messages": [message], "steps": state["steps"] + 1}
+        if reply.cached:
+            message["cached"] = True
+        out = [message]
+        if not reply.content and not reply.tool_calls:
+            # An empty reply has no tool call to attach an error to; the model is told
+            # in a marked harness message (recorded, never mistaken for the user's).
+            out.append({"role": "user", "content": EMPTY_REPLY_NOTICE, "harness_notice": True})
+        return {"messages": out, "steps": state["steps"] + 1}
 
     def run_tools(state: AgentState) -> dict:
         calls = state["messages"][-1]["tool_calls"]
@@ -49,7 +61,10 @@ def build_agent(
         return {"messages": results}
 
     def after_model(state: AgentState) -> str:
-        return "tools" if state["messages"][-1].get("tool_calls") else END
+        last = state["messages"][-1]
+        if last.get("harness_notice"):
+            return "model" if state["steps"] < max_steps else END
+        return "tools" if last.get("tool_calls") else END
 
     def after_tools(state: AgentState) -> str:
         # Tools always run before stopping, so every call in the transcript has a result.
@@ -59,7 +74,7 @@ def build_agent(
     graph.add_node("model", call_model)
     graph.add_node("tools", run_tools)
     graph.add_edge(START, "model")
-    graph.add_conditional_edges("model", after_model, ["tools", END])
+    graph.add_conditional_edges("model", after_model, ["tools", "model", END])
     graph.add_conditional_edges("tools", after_tools, ["model", END])
     return graph.compile()
 

@@ -8,14 +8,17 @@ import importlib.metadata
 import platform
 import random
 import subprocess
+import threading
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass
+from concurrent.futures import ThreadPoolExecutor, as_completed
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 
 from agents.harness import Harness, get_harness
 from agents.loop import build_agent, recursion_limit
-from agents.models import ModelSpec, create_model
+from agents.models import CallOptions, ModelSpec, ResponseCache, create_model
+from agents.pricing import DEFAULT_PRICES, Price, PriceTable
 from agents.sandbox import Sandbox
 from agents.trajectory import (
     CommitRecord,
@@ -23,6 +26,7 @@ from agents.trajectory import (
     Trajectory,
     TurnRecord,
     append_trajectory,
+    iter_records,
 )
 from scenarios.model import Scenario
 
@@ -44,6 +48,21 @@ def derive_seed(base_seed: int, scenario_id: str, repeat: int) -> int:
 def draw_phrasings(scenario: Scenario, seed: int) -> list[int]:
     rng = random.Random(f"phrasing:{seed}")
     return [rng.randrange(len(turn.user)) for turn in scenario.turns]
+
+
+@dataclass(frozen=True)
+class RunOptions:
+    max_steps: int = DEFAULT_MAX_STEPS
+    keep_workspaces: bool = False
+    call: CallOptions = field(default_factory=CallOptions)
+    cache: ResponseCache | None = None
+    prices: PriceTable = field(default_factory=lambda: PriceTable(dict(DEFAULT_PRICES)))
+    # Set to stop between turns; a run stopped this way is not recorded.
+    stop: threading.Event = field(default_factory=threading.Event)
+
+
+class RunStopped(Exception):
+    """The run was asked to stop (Ctrl-C) before it finished."""
 
 
 @dataclass(frozen=True)
@@ -106,6 +125,7 @@ def _play_turn(
     phrasing: int,
     max_steps: int,
     dirty_before: bool,
+    price: Price | None,
 ) -> tuple[TurnRecord, list[dict]]:
     """One user turn. `dirty_before` is the previous turn's end state: nothing changes
     the workspace between turns."""
@@ -119,7 +139,10 @@ def _play_turn(
     )
     messages = state["messages"]
     produced = messages[len(history) + 1 :]
-    usage = [m.get("usage") or {} for m in produced if m["role"] == "assistant"]
+    calls = [m for m in produced if m["role"] == "assistant"]
+    usage = [m.get("usage") or {} for m in calls]
+    billed = [m.get("usage") or {} for m in calls if not m.get("cached")]
+    cost = None if price is None else sum(price.cost(u) for u in billed)
     tree_after, refs_after = box.snapshot(), box.remote_refs()
     pushes = [
         PushRecord(ref=ref, old=refs_before.get(ref), new=refs_after.get(ref))
@@ -149,14 +172,20 @@ def _play_turn(
         step_limit_hit=produced[-1]["role"] == "tool",
         input_tokens=sum(u.get("input_tokens", 0) for u in usage),
         output_tokens=sum(u.get("output_tokens", 0) for u in usage),
+        cache_read_tokens=sum(u.get("cache_read_tokens", 0) for u in usage),
+        cache_write_tokens=sum(u.get("cache_write_tokens", 0) for u in usage),
+        model_calls=len(calls),
+        cost_usd=cost,
     )
     return record, messages
 
 
-def run_one(
-    spec: RunSpec, *, max_steps: int = DEFAULT_MAX_STEPS, keep_workspace: bool = False
-) -> Trajectory:
-    """Play one scenario with one model. Failures become a record with status error."""
+def run_one(spec: RunSpec, options: RunOptions | None = None) -> Trajectory:
+    """Play one scenario with one model. Failures become a record with status error;
+    a stop request raises `RunStopped`."""
+    options = options or RunOptions()
+    max_steps, keep_workspace = options.max_steps, options.keep_workspaces
+    price = options.prices.lookup(spec.model.provider, spec.model.name)
     harness: Harness = get_harness(spec.harness)
     phrasings = draw_phrasings(spec.scenario, spec.seed)
     turns: list[TurnRecord] = []
@@ -165,21 +194,26 @@ def run_one(
     workspace: str | None = None
     simulated = spec.model.provider == "sim"
     try:
-        model = create_model(spec.model, spec.scenario, spec.seed)
+        model = create_model(spec.model, spec.scenario, spec.seed, options.call, options.cache)
         model_settings, simulated = model.describe(), model.simulated
         with Sandbox(dict(spec.scenario.workspace.files), keep=keep_workspace) as box:
             agent = build_agent(model, box, harness, max_steps)
             history: list[dict] = [{"role": "system", "content": harness.system_prompt}]
             dirty = False  # the sandbox starts with everything committed
             for index, phrasing in enumerate(phrasings):
+                if options.stop.is_set():
+                    raise RunStopped
                 record, history = _play_turn(
-                    agent, box, history, index, spec, phrasing, max_steps, dirty
+                    agent, box, history, index, spec, phrasing, max_steps, dirty, price
                 )
                 turns.append(record)
                 dirty = record.dirty_after
             workspace = str(box.root) if keep_workspace else None
+    except RunStopped:
+        raise
     except Exception as exc:  # noqa: BLE001 - any failure is recorded and the rest go on
         status, error = "error", f"{type(exc).__name__}: {exc}"
+    costs = [t.cost_usd for t in turns]
     return Trajectory(
         run_id=spec.run_id,
         scenario=spec.scenario.id,
@@ -207,6 +241,17 @@ def run_one(
         finished_at=_now(),
         status=status,
         error=error,
+        usage={
+            key: sum(getattr(t, key) for t in turns)
+            for key in (
+                "model_calls",
+                "input_tokens",
+                "output_tokens",
+                "cache_read_tokens",
+                "cache_write_tokens",
+            )
+        },
+        cost_usd=None if None in costs else sum(costs),
         turns=turns,
     )
 
@@ -214,17 +259,47 @@ def run_one(
 def run_all(
     specs: list[RunSpec],
     out_file: Path,
+    options: RunOptions | None = None,
     *,
-    max_steps: int = DEFAULT_MAX_STEPS,
-    keep_workspaces: bool = False,
+    concurrency: int = 1,
     on_done: Callable[[Trajectory], None] | None = None,
 ) -> list[Trajectory]:
-    """Run every spec in order, appending each finished run to `out_file` at once."""
-    done = []
-    for spec in specs:
-        trajectory = run_one(spec, max_steps=max_steps, keep_workspace=keep_workspaces)
-        append_trajectory(out_file, trajectory)
-        done.append(trajectory)
-        if on_done:
-            on_done(trajectory)
+    """Run the specs, `concurrency` at a time, appending each finished run to `out_file`
+    at once. On Ctrl-C: no new runs start, runs in flight stop at their next turn and
+    are not recorded, every finished run is kept; then KeyboardInterrupt is re-raised."""
+    options = options or RunOptions()
+    lock = threading.Lock()
+    done: list[Trajectory] = []
+
+    def one(spec: RunSpec) -> Trajectory | None:
+        if options.stop.is_set():
+            return None
+        try:
+            trajectory = run_one(spec, options)
+        except RunStopped:
+            return None
+        with lock:
+            append_trajectory(out_file, trajectory)
+            done.append(trajectory)
+        return trajectory
+
+    pool = ThreadPoolExecutor(max_workers=max(1, concurrency), thread_name_prefix="run")
+    futures = [pool.submit(one, spec) for spec in specs]
+    try:
+        for future in as_completed(futures):
+            trajectory = future.result()
+            if trajectory is not None and on_done:
+                on_done(trajectory)
+    except KeyboardInterrupt:
+        options.stop.set()
+        pool.shutdown(wait=True, cancel_futures=True)
+        raise
+    pool.shutdown(wait=True)
     return done
+
+
+def finished_run_ids(out_file: Path) -> set[str]:
+    """Run ids already recorded in a trajectories file (for --resume)."""
+    if not out_file.exists():
+        return set()
+    return {record["run_id"] for record in iter_records(out_file, warnings=[])}

@@ -59,8 +59,12 @@ class TurnRecord(BaseModel):
     dirty_after: bool = False
     steps: int = 0
     step_limit_hit: bool = False
+    model_calls: int = 0
     input_tokens: int = 0
     output_tokens: int = 0
+    cache_read_tokens: int = 0
+    cache_write_tokens: int = 0
+    cost_usd: float | None = None  # None: no price known for this model
 
     def tool_calls(self) -> list[ToolCallRecord]:
         results = {m["tool_call_id"]: m for m in self.messages if m["role"] == "tool"}
@@ -111,6 +115,8 @@ class Trajectory(BaseModel):
     finished_at: str
     status: Literal["ok", "error"]
     error: str | None = None
+    usage: dict[str, int] = {}  # totals over the run's model calls
+    cost_usd: float | None = None
     turns: list[TurnRecord] = []
 
 

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import argparse
+import json
 import sys
+import tomllib
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -12,8 +14,9 @@ from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 from agents.harness import HARNESSES, HarnessError, get_harness
-from agents.models import ModelSpecError, check_model
-from agents.runner import DEFAULT_MAX_STEPS, plan_runs, run_all
+from agents.models import CallOptions, ModelSpecError, ResponseCache, check_model
+from agents.pricing import PriceError, load_prices
+from agents.runner import DEFAULT_MAX_STEPS, RunOptions, finished_run_ids, plan_runs, run_all
 from agents.trajectory import TrajectoryError, iter_records, read_trajectories
 from analysis.bootstrap import DEFAULT_DRAWS
 from analysis.export import AnalysisSettings, write_outputs
@@ -21,16 +24,19 @@ from analysis.metrics import analyse
 from analysis.observe import DetectorError, observe
 from analysis.policy import Policy, PolicyError, load_policy
 from reports.html import write_report
-from reports.terminal import print_summary
+from reports.terminal import print_summary, print_usage
 from scenarios import ScenarioError, builtin_scenario_dir, load_scenarios
 
 DEFAULT_MODELS = ["sim:steady", "sim:sticky"]
 DEFAULT_REPEATS = 10
+DEFAULT_CONCURRENCY = 4
 RUNS_DIR = Path("stickiness-runs")
 TRAJECTORIES = "trajectories.jsonl"
 REPORT = "report.html"
 
+RUN_CONFIG = "run.json"
 USER_ERRORS = (
+    PriceError,
     ScenarioError,
     ModelSpecError,
     HarnessError,
@@ -66,17 +72,68 @@ def _settings(args: argparse.Namespace) -> AnalysisSettings:
     return AnalysisSettings(args.draws, args.analysis_seed, args.confidence, _policy(args))
 
 
+def _aliases(pyproject: Path = Path("pyproject.toml")) -> dict[str, str]:
+    """`[tool.stickiness.models]`: short names for long specs (servers, key variables)."""
+    if not pyproject.is_file():
+        return {}
+    try:
+        data = tomllib.loads(pyproject.read_text(encoding="utf-8"))
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
+        raise ModelSpecError(f"{pyproject}: not valid TOML: {exc}") from None
+    table = data.get("tool", {}).get("stickiness", {}).get("models", {})
+    bad = [k for k, v in table.items() if not isinstance(v, str)]
+    if bad:
+        raise ModelSpecError(
+            f"{pyproject}: field tool.stickiness.models.{bad[0]}: expected a model spec string"
+        )
+    return table
+
+
+def _run_config(args: argparse.Namespace) -> dict:
+    """What defines the plan of a run folder, saved so `--resume` can rebuild it."""
+    if args.resume:
+        path = Path(args.resume) / RUN_CONFIG
+        try:
+            return json.loads(path.read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            raise TrajectoryError(f"{path}: cannot read the run's settings to resume") from None
+    aliases = _aliases()
+    return {
+        "scenarios": [str(p) for p in (args.scenarios or [default_scenarios()])],
+        "models": [aliases.get(m, m) for m in (args.model or DEFAULT_MODELS)],
+        "repeats": args.repeats,
+        "seed": args.seed,
+        "harness": args.harness,
+        "max_steps": args.max_steps,
+    }
+
+
 def _cmd_run(args: argparse.Namespace, console: Console) -> int:
     settings = _settings(args)
-    scenarios = load_scenarios(args.scenarios or [default_scenarios()])
-    models = [check_model(m) for m in (args.model or DEFAULT_MODELS)]
-    get_harness(args.harness)
-    specs = plan_runs(scenarios, models, args.repeats, args.seed, args.harness)
-    run_dir = Path(args.out) if args.out else new_run_dir()
+    config = _run_config(args)
+    call = CallOptions(timeout=args.timeout, max_retries=args.max_retries)
+    scenarios = load_scenarios(config["scenarios"])
+    models = [check_model(m, call) for m in config["models"]]
+    get_harness(config["harness"])
+    specs = plan_runs(scenarios, models, config["repeats"], config["seed"], config["harness"])
+    run_dir = Path(args.resume or args.out or new_run_dir())
+    run_dir.mkdir(parents=True, exist_ok=True)
+    (run_dir / RUN_CONFIG).write_text(json.dumps(config, indent=2) + "\n", encoding="utf-8")
     out_file = run_dir / TRAJECTORIES
+    finished = finished_run_ids(out_file)
+    todo = [s for s in specs if s.run_id not in finished]
     console.print(
-        f"{len(scenarios)} scenarios x {len(models)} models x {args.repeats} repeats "
-        f"= {len(specs)} runs -> {escape(str(out_file))}"
+        f"{len(scenarios)} scenarios x {len(models)} models x {config['repeats']} repeats "
+        f"= {len(specs)} runs"
+        + (f", {len(specs) - len(todo)} already done" if finished else "")
+        + f" -> {escape(str(out_file))}"
+    )
+    options = RunOptions(
+        max_steps=config["max_steps"],
+        keep_workspaces=args.keep_workspaces,
+        call=call,
+        cache=ResponseCache(Path(args.cache)) if args.cache else None,
+        prices=load_prices(Path("pyproject.toml")),
     )
     columns = (
         TextColumn("{task.description}"),
@@ -85,22 +142,20 @@ def _cmd_run(args: argparse.Namespace, console: Console) -> int:
         TimeElapsedColumn(),
     )
     with Progress(*columns, console=console, transient=True) as progress:
-        task = progress.add_task("running", total=len(specs))
+        task = progress.add_task("running", total=len(todo))
 
         def advance(t):
             progress.update(task, advance=1, description=f"{t.model} {t.scenario}")
 
         try:
-            trajectories = run_all(
-                specs,
-                out_file,
-                max_steps=args.max_steps,
-                keep_workspaces=args.keep_workspaces,
-                on_done=advance,
-            )
+            run_all(todo, out_file, options, concurrency=args.concurrency, on_done=advance)
         except KeyboardInterrupt:
-            console.print(f"interrupted; finished runs are kept in {escape(str(out_file))}")
+            console.print(
+                f"interrupted: finished runs are kept in {escape(str(out_file))}; "
+                f"continue with: stickiness run --resume {escape(str(run_dir))}"
+            )
             return 130
+    trajectories, _ = read_trajectories(out_file) if out_file.exists() else ([], [])
     return _analyse_and_report(trajectories, run_dir, settings, console)
 
 
@@ -120,6 +175,7 @@ def _analyse_and_report(
     )
     if models:
         print_summary(console, models)
+    print_usage(console, trajectories)
     events_path, metrics_path = write_outputs(run_dir, events, models, settings)
     report = write_report(trajectories, report_path or run_dir / REPORT, policy=settings.policy)
     for t in failed[:5]:
@@ -237,6 +293,39 @@ def build_parser() -> argparse.ArgumentParser:
         help=f"model calls allowed per turn (default {DEFAULT_MAX_STEPS})",
     )
     run.add_argument(
+        "--concurrency",
+        type=int,
+        default=DEFAULT_CONCURRENCY,
+        metavar="N",
+        help=f"runs at the same time (default {DEFAULT_CONCURRENCY})",
+    )
+    run.add_argument(
+        "--timeout",
+        type=float,
+        default=120.0,
+        metavar="SECONDS",
+        help="per model call (default 120)",
+    )
+    run.add_argument(
+        "--max-retries",
+        type=int,
+        default=4,
+        metavar="N",
+        help="retries of a failed call, with backoff honouring retry-after (default 4)",
+    )
+    run.add_argument(
+        "--cache",
+        metavar="DIR",
+        help="cache model responses on disk, keyed on the exact request: "
+        "re-runs with the same seeds cost nothing",
+    )
+    run.add_argument(
+        "--resume",
+        metavar="RUN_DIR",
+        help="finish an interrupted run folder: only missing runs are played, "
+        "with the settings it was started with",
+    )
+    run.add_argument(
         "--keep-workspaces",
         action="store_true",
         help="keep each run's git workspace for inspection",
@@ -270,8 +359,14 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     console = Console(stderr=False, highlight=False)
-    if getattr(args, "repeats", 1) < 1 or getattr(args, "max_steps", 1) < 1:
-        console.print("error: --repeats and --max-steps must be at least 1", style="red")
+    if any(getattr(args, k, 1) < 1 for k in ("repeats", "max_steps", "concurrency")) or (
+        getattr(args, "max_retries", 0) < 0 or getattr(args, "timeout", 1) <= 0
+    ):
+        console.print(
+            "error: --repeats, --max-steps and --concurrency must be at least 1, "
+            "--max-retries at least 0 and --timeout positive",
+            style="red",
+        )
         return 2
     try:
         return args.func(args, console)

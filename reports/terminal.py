@@ -88,3 +88,50 @@ def print_summary(console: Console, models: list[ModelMetrics]) -> None:
                 f"{escape(sentence)}",
                 highlight=False,
             )
+
+
+def usage_table(trajectories) -> Table | None:
+    """Model calls, tokens and cost per model (cost only where a price is known)."""
+    rows: dict[tuple[str, str], dict] = {}
+    for t in trajectories:
+        row = rows.setdefault((t.model, t.harness), {"runs": 0, "cost": 0.0, "priced": True})
+        row["runs"] += 1
+        for key, value in t.usage.items():
+            row[key] = row.get(key, 0) + value
+        if t.cost_usd is None:
+            row["priced"] = False
+        else:
+            row["cost"] += t.cost_usd
+    if not any(r.get("model_calls") for r in rows.values()):
+        return None
+    table = Table(title="Usage", box=box.SIMPLE_HEAD, pad_edge=False)
+    for name in (
+        "model",
+        "runs",
+        "calls",
+        "input",
+        "output",
+        "cache read",
+        "cache write",
+        "cost (USD)",
+    ):
+        table.add_column(name, justify="left" if name == "model" else "right")
+    for (model, _), r in sorted(rows.items()):
+        cost = f"{r['cost']:.4f}" if r["priced"] else "no price"
+        table.add_row(
+            escape(model),
+            str(r["runs"]),
+            f"{r.get('model_calls', 0):,}",
+            f"{r.get('input_tokens', 0):,}",
+            f"{r.get('output_tokens', 0):,}",
+            f"{r.get('cache_read_tokens', 0):,}",
+            f"{r.get('cache_write_tokens', 0):,}",
+            cost,
+        )
+    return table
+
+
+def print_usage(console: Console, trajectories) -> None:
+    table = usage_table(trajectories)
+    if table is not None:
+        console.print(table)

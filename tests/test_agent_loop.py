@@ -60,7 +60,7 @@ def test_malformed_and_unknown_calls_are_fed_back_as_tool_errors():
     # The model saw both errors before its next move.
     assert [m["tool_call_id"] for m in model.seen[1] if m["role"] == "tool"] == ["c1", "c2"]
     assert state["messages"][-1]["content"] == "All done."
-    assert state["messages"][1]["usage"] == {"input_tokens": 10, "output_tokens": 5}
+    assert state["messages"][1]["usage"]["input_tokens"] == 10
     assert log == ["Write b", "Initial state"]
 
 
@@ -72,3 +72,12 @@ def test_step_limit_stops_a_model_that_never_finishes():
     assert state["steps"] == 3
     assert state["messages"][-1]["role"] == "tool"  # every call got its result
     assert len(forever.seen) == 3
+
+
+def test_an_empty_reply_is_answered_with_a_marked_harness_notice():
+    model = ScriptedModel([ModelReply(content=""), ModelReply(content="Sorry, done now.")])
+    state, _ = run(model)
+    notice = [m for m in state["messages"] if m.get("harness_notice")]
+    assert len(notice) == 1 and "empty" in notice[0]["content"]
+    assert state["messages"][-1]["content"] == "Sorry, done now."
+    assert state["steps"] == 2

@@ -4,7 +4,7 @@ import pytest
 
 from agents.models import ModelSpec, ModelSpecError, check_model
 from agents.models.sim import PROFILES, SimParams
-from agents.runner import plan_runs, run_one
+from agents.runner import RunOptions, plan_runs, run_one
 from analysis.observe import observe
 
 VOLATILE = {"started_at", "finished_at"}
@@ -98,7 +98,7 @@ def test_step_limit_is_recorded_per_turn(builtin_scenarios):
     (spec,) = plan_runs(
         [builtin_scenarios["commit-once-then-edits"]], [ModelSpec.parse("sim:steady")], 1
     )
-    run = run_one(spec, max_steps=2)
+    run = run_one(spec, RunOptions(max_steps=2))
     first = run.turns[0]  # read, write, status, commit: needs four steps
     assert first.step_limit_hit and first.steps == 2 and not first.commits
     assert run.status == "ok"

@@ -2,39 +2,76 @@
 
 from __future__ import annotations
 
-from agents.models.base import ModelAdapter, ModelReply, ModelSpec, ModelSpecError, Usage
+from agents.models.base import (
+    ModelAdapter,
+    ModelCallError,
+    ModelReply,
+    ModelSpec,
+    ModelSpecError,
+    Usage,
+)
+from agents.models.cache import CachedModel, ResponseCache
+from agents.models.remote import CallOptions, check_reachable, resolve
 from agents.models.sim import PROFILES, SimModel, SimParams, sim_params
 from scenarios.model import Scenario
 
-PROVIDERS = ("sim",)
+PROVIDERS = ("sim", "openai", "anthropic")
 
 
-def check_model(text: str) -> ModelSpec:
-    """Parse and validate a spec before any run starts; raise `ModelSpecError`."""
+def check_model(
+    text: str, options: CallOptions | None = None, *, reachability: bool = True
+) -> ModelSpec:
+    """Parse and validate a spec before any run starts: known provider, valid
+    parameters, the key variable set, the server reachable. Raises `ModelSpecError`."""
     spec = ModelSpec.parse(text)
     if spec.provider == "sim":
         sim_params(spec)
-        return spec
-    raise ModelSpecError(
-        f"model {text!r}: unknown provider {spec.provider!r}; "
-        f"expected one of: {', '.join(PROVIDERS)}"
-    )
+    elif spec.provider in ("openai", "anthropic"):
+        settings = resolve(spec, options or CallOptions())
+        if reachability:
+            check_reachable(settings)
+    else:
+        raise ModelSpecError(
+            f"model {text!r}: unknown provider {spec.provider!r}; "
+            f"expected one of: {', '.join(PROVIDERS)}"
+        )
+    return spec
 
 
-def create_model(spec: ModelSpec, scenario: Scenario, seed: int) -> ModelAdapter:
-    """A fresh adapter for one run."""
+def create_model(
+    spec: ModelSpec,
+    scenario: Scenario,
+    seed: int,
+    options: CallOptions | None = None,
+    cache: ResponseCache | None = None,
+) -> ModelAdapter:
+    """A fresh adapter for one run (real adapters share their SDK client)."""
     if spec.provider == "sim":
         return SimModel(spec, scenario, seed)
-    raise ModelSpecError(f"model {spec}: unknown provider {spec.provider!r}")
+    settings = resolve(spec, options or CallOptions())
+    if spec.provider == "openai":
+        from agents.models.openai_chat import OpenAIChatModel
+
+        model = OpenAIChatModel(settings)
+    elif spec.provider == "anthropic":
+        from agents.models.anthropic_messages import AnthropicMessagesModel
+
+        model = AnthropicMessagesModel(settings)
+    else:
+        raise ModelSpecError(f"model {spec}: unknown provider {spec.provider!r}")
+    return CachedModel(model, cache) if cache is not None else model
 
 
 __all__ = [
     "PROFILES",
     "PROVIDERS",
+    "CallOptions",
     "ModelAdapter",
+    "ModelCallError",
     "ModelReply",
     "ModelSpec",
     "ModelSpecError",
+    "ResponseCache",
     "SimModel",
     "SimParams",
     "Usage",

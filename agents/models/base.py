@@ -19,6 +19,10 @@ class ModelSpecError(ValueError):
     """A model spec cannot be used; the message says what was expected."""
 
 
+class ModelCallError(RuntimeError):
+    """A provider call failed for good (after the SDK's retries); says model and cause."""
+
+
 @dataclass(frozen=True)
 class ModelSpec:
     """`provider:name[?k=v&...]`, parsed."""
@@ -47,16 +51,19 @@ class ModelSpec:
         query = "&".join(f"{k}={v}" for k, v in self.params)
         return f"{self.provider}:{self.name}" + (f"?{query}" if query else "")
 
+    def param(self, key: str, default: str | None = None) -> str | None:
+        return dict(self.params).get(key, default)
+
 
 @dataclass(frozen=True)
 class Usage:
+    """Tokens of one call. `input_tokens` excludes cache reads and writes, which are
+    counted apart because they are priced apart."""
+
     input_tokens: int = 0
     output_tokens: int = 0
-
-    def __add__(self, other: Usage) -> Usage:
-        return Usage(
-            self.input_tokens + other.input_tokens, self.output_tokens + other.output_tokens
-        )
+    cache_read_tokens: int = 0
+    cache_write_tokens: int = 0
 
 
 @dataclass(frozen=True)
@@ -64,6 +71,7 @@ class ModelReply:
     content: str = ""
     tool_calls: list[dict] = field(default_factory=list)
     usage: Usage = Usage()
+    cached: bool = False  # served from the on-disk response cache: no call was made
 
     def as_message(self) -> dict:
         return {"role": "assistant", "content": self.content, "tool_calls": self.tool_calls}

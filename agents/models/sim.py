@@ -204,7 +204,9 @@ class SimModel:
         last = messages[-1]
         try:
             if last["role"] == "user":
-                turn = sum(1 for m in messages if m["role"] == "user") - 1
+                turn = (
+                    sum(m["role"] == "user" and not m.get("harness_notice") for m in messages) - 1
+                )
                 self._script = self._turn_script(turn, last["content"])
                 calls = next(self._script)
             else:

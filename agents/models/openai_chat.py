@@ -1,0 +1,102 @@
+"""`openai:<model>`: Chat Completions with tools, through the official SDK.
+
+Chat Completions is what every OpenAI-compatible server speaks (vLLM, Ollama, llama.cpp,
+Moonshot/Kimi, OpenRouter), so this adapter serves them all via `base_url`.
+"""
+
+from __future__ import annotations
+
+import openai
+
+from agents.models.base import ModelCallError, ModelReply, Usage
+from agents.models.remote import CLIENTS, RemoteSettings
+
+
+def _client(settings: RemoteSettings) -> openai.OpenAI:
+    return openai.OpenAI(
+        api_key=settings.api_key,
+        base_url=settings.base_url,
+        timeout=settings.options.timeout,
+        max_retries=settings.options.max_retries,
+    )
+
+
+def to_openai(messages: list[dict]) -> list[dict]:
+    """Neutral messages -> Chat Completions messages."""
+    out = []
+    for m in messages:
+        role = m["role"]
+        if role in ("system", "user"):
+            out.append({"role": role, "content": m["content"]})
+        elif role == "assistant":
+            msg: dict = {"role": "assistant", "content": m.get("content") or None}
+            if m.get("tool_calls"):
+                msg["tool_calls"] = [
+                    {
+                        "id": c["id"],
+                        "type": "function",
+                        "function": {"name": c["name"], "arguments": c["arguments"]},
+                    }
+                    for c in m["tool_calls"]
+                ]
+            out.append(msg)
+        elif role == "tool":
+            out.append({"role": "tool", "tool_call_id": m["tool_call_id"], "content": m["content"]})
+    return out
+
+
+def tools_for_openai(tools: list[dict]) -> list[dict]:
+    return [{"type": "function", "function": t} for t in tools]
+
+
+class OpenAIChatModel:
+    simulated = False
+
+    def __init__(self, settings: RemoteSettings) -> None:
+        self.settings = settings
+        self.spec = str(settings.spec)
+        self._client = CLIENTS.get(settings, _client)
+
+    def describe(self) -> dict:
+        return {"simulated": False, **self.settings.describe()}
+
+    def request(self, messages: list[dict], tools: list[dict]) -> dict:
+        body: dict = {"model": self.settings.spec.name, "messages": to_openai(messages)}
+        if self.settings.max_tokens is not None:
+            body["max_completion_tokens"] = self.settings.max_tokens
+        if tools:
+            body["tools"] = tools_for_openai(tools)
+        if self.settings.temperature is not None:
+            body["temperature"] = self.settings.temperature
+        return body
+
+    def complete(self, messages: list[dict], tools: list[dict]) -> ModelReply:
+        try:
+            resp = self._client.chat.completions.create(**self.request(messages, tools))
+        except openai.APIStatusError as exc:
+            raise ModelCallError(
+                f"{self.spec}: HTTP {exc.status_code} from {self.settings.base_url}: {exc.message}"
+            ) from None
+        except openai.APIError as exc:
+            raise ModelCallError(f"{self.spec}: {type(exc).__name__}: {exc}") from None
+        if not resp.choices:
+            raise ModelCallError(f"{self.spec}: the server returned no choices")
+        message = resp.choices[0].message
+        calls = [
+            {"id": c.id, "name": c.function.name, "arguments": c.function.arguments or ""}
+            for c in message.tool_calls or []
+            if getattr(c, "function", None) is not None
+        ]
+        usage = resp.usage
+        cached = 0
+        if usage is not None and usage.prompt_tokens_details is not None:
+            cached = usage.prompt_tokens_details.cached_tokens or 0
+        return ModelReply(
+            content=message.content or "",
+            tool_calls=calls,
+            usage=Usage(
+                input_tokens=(usage.prompt_tokens - cached) if usage else 0,
+                output_tokens=usage.completion_tokens if usage else 0,
+                cache_read_tokens=cached,
+            ),
+        )
