@@ -371,7 +371,9 @@ def main(argv: list[str] | None = None) -> int:
     try:
         return args.func(args, console)
     except USER_ERRORS as exc:
-        Console(stderr=True, highlight=False).print(f"[red]error:[/red] {escape(str(exc))}")
+        Console(stderr=True, highlight=False, soft_wrap=True).print(
+            f"[red]error:[/red] {escape(str(exc))}"
+        )
         return 2
 
 
