@@ -116,6 +116,33 @@ def _now() -> str:
     return datetime.now(UTC).isoformat(timespec="milliseconds")
 
 
+@dataclass(frozen=True)
+class RepoState:
+    """What git says between two turns. Nothing touches the workspace between turns,
+    so one turn's end state is the next one's start: each is read once."""
+
+    head: str
+    tree: str  # snapshot of the working files
+    refs: dict[str, str]  # origin's refs
+    unpushed: int
+    dirty: bool
+
+    @classmethod
+    def initial(cls, box: Sandbox) -> RepoState:
+        # The sandbox has just committed every file and pushed: the working files are
+        # HEAD's tree and origin has HEAD.
+        head, head_tree = box.head_and_tree()
+        return cls(head, head_tree, {"refs/heads/main": head}, 0, False)
+
+    def next(self, box: Sandbox) -> RepoState:
+        """The state now, re-reading the unpushed count only if HEAD or origin moved."""
+        head, head_tree = box.head_and_tree()
+        tree, refs = box.snapshot(), box.remote_refs()
+        moved = head != self.head or refs != self.refs
+        unpushed = box.unpushed_count(refs) if moved else self.unpushed
+        return RepoState(head, tree, refs, unpushed, tree != head_tree)
+
+
 def _play_turn(
     agent,
     box: Sandbox,
@@ -124,15 +151,12 @@ def _play_turn(
     spec: RunSpec,
     phrasing: int,
     max_steps: int,
-    dirty_before: bool,
+    before: RepoState,
     price: Price | None,
-) -> tuple[TurnRecord, list[dict]]:
-    """One user turn. `dirty_before` is the previous turn's end state: nothing changes
-    the workspace between turns."""
+) -> tuple[TurnRecord, list[dict], RepoState]:
+    """One user turn, observed from git as the change from `before` to its end state."""
     turn = spec.scenario.turns[index]
     text = turn.user[phrasing]
-    head, tree_before, refs_before = box.head(), box.snapshot(), box.remote_refs()
-    unpushed_before = box.unpushed_count(refs_before)
     state = agent.invoke(
         {"messages": [*history, {"role": "user", "content": text}], "steps": 0},
         config={"recursion_limit": recursion_limit(max_steps)},
@@ -143,11 +167,11 @@ def _play_turn(
     usage = [m.get("usage") or {} for m in calls]
     billed = [m.get("usage") or {} for m in calls if not m.get("cached")]
     cost = None if price is None else sum(price.cost(u) for u in billed)
-    tree_after, refs_after = box.snapshot(), box.remote_refs()
+    after = before.next(box)
     pushes = [
-        PushRecord(ref=ref, old=refs_before.get(ref), new=refs_after.get(ref))
-        for ref in sorted(set(refs_before) | set(refs_after))
-        if refs_before.get(ref) != refs_after.get(ref)
+        PushRecord(ref=ref, old=before.refs.get(ref), new=after.refs.get(ref))
+        for ref in sorted(set(before.refs) | set(after.refs))
+        if before.refs.get(ref) != after.refs.get(ref)
     ]
     record = TurnRecord(
         turn=index + 1,
@@ -159,14 +183,14 @@ def _play_turn(
         messages=produced,
         commits=[
             CommitRecord(sha=c.sha, message=c.message, files=c.files)
-            for c in box.commits_since(head)
+            for c in (box.commits_since(before.head) if after.head != before.head else [])
         ],
         pushes=pushes,
-        files_changed=box.changed_between(tree_before, tree_after),
-        diff=_clip(box.diff_between(tree_before, tree_after)),
-        unpushed_before=unpushed_before,
-        dirty_before=dirty_before,
-        dirty_after=box.is_dirty(),
+        files_changed=box.changed_between(before.tree, after.tree),
+        diff=_clip(box.diff_between(before.tree, after.tree)),
+        unpushed_before=before.unpushed,
+        dirty_before=before.dirty,
+        dirty_after=after.dirty,
         steps=state["steps"],
         # The loop ends on a tool message only when the step limit cut it short.
         step_limit_hit=produced[-1]["role"] == "tool",
@@ -177,7 +201,7 @@ def _play_turn(
         model_calls=len(calls),
         cost_usd=cost,
     )
-    return record, messages
+    return record, messages, after
 
 
 def run_one(spec: RunSpec, options: RunOptions | None = None) -> Trajectory:
@@ -199,15 +223,14 @@ def run_one(spec: RunSpec, options: RunOptions | None = None) -> Trajectory:
         with Sandbox(dict(spec.scenario.workspace.files), keep=keep_workspace) as box:
             agent = build_agent(model, box, harness, max_steps)
             history: list[dict] = [{"role": "system", "content": harness.system_prompt}]
-            dirty = False  # the sandbox starts with everything committed
+            state = RepoState.initial(box)
             for index, phrasing in enumerate(phrasings):
                 if options.stop.is_set():
                     raise RunStopped
-                record, history = _play_turn(
-                    agent, box, history, index, spec, phrasing, max_steps, dirty, price
+                record, history, state = _play_turn(
+                    agent, box, history, index, spec, phrasing, max_steps, state, price
                 )
                 turns.append(record)
-                dirty = record.dirty_after
             workspace = str(box.root) if keep_workspace else None
     except RunStopped:
         raise

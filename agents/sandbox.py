@@ -148,6 +148,11 @@ class Sandbox:
     def head(self) -> str:
         return self.git("rev-parse", "HEAD").strip()
 
+    def head_and_tree(self) -> tuple[str, str]:
+        """HEAD's commit and its tree, in one call."""
+        head, tree = self.git("rev-parse", "HEAD", "HEAD^{tree}").split()
+        return head, tree
+
     def remote_refs(self) -> dict[str, str]:
         """Refs of the origin repository as it is now, read from that repository itself
         (not from this clone's remote-tracking refs, which a push tool could fake)."""
@@ -163,6 +168,8 @@ class Sandbox:
         return int(self.git("rev-list", "--count", target).strip())
 
     def diff_between(self, tree_a: str, tree_b: str) -> str:
+        if tree_a == tree_b:
+            return ""
         return self.git("diff", "--no-renames", "--no-color", tree_a, tree_b)
 
     def snapshot(self) -> str:
@@ -174,6 +181,8 @@ class Sandbox:
         return self.git("write-tree", extra_env=env).strip()
 
     def changed_between(self, tree_a: str, tree_b: str) -> list[str]:
+        if tree_a == tree_b:
+            return []
         out = self.git("diff", "--name-only", "--no-renames", tree_a, tree_b)
         return sorted(line for line in out.splitlines() if line)
 

@@ -7,6 +7,7 @@ workspace, a git failure) becomes an error result for the model, never an except
 from __future__ import annotations
 
 import ast
+import functools
 import json
 import os
 import re
@@ -77,11 +78,19 @@ class Tool:
 
     def schema(self) -> dict:
         """Neutral JSON-schema description; model adapters translate it."""
+        return _schema(self)
+
+    def _build_schema(self) -> dict:
         params = self.args.model_json_schema()
         params.pop("title", None)
         for prop in params.get("properties", {}).values():
             prop.pop("title", None)
         return {"name": self.name, "description": self.description, "parameters": params}
+
+
+@functools.cache
+def _schema(tool: Tool) -> dict:
+    return tool._build_schema()
 
 
 def _walk_files(box: Sandbox, real_dir: Path) -> list[str]:

@@ -6,6 +6,7 @@ the scenario), and nothing secret: adapters never put keys in `model_settings`.
 
 from __future__ import annotations
 
+import fcntl
 import os
 from collections.abc import Iterator
 from pathlib import Path
@@ -129,6 +130,8 @@ def append_trajectory(path: Path, trajectory: Trajectory) -> None:
     line = trajectory.model_dump_json() + "\n"
     path.parent.mkdir(parents=True, exist_ok=True)
     with open(path, "a", encoding="utf-8") as fh:
+        # Worker processes may share the file: one writer at a time.
+        fcntl.flock(fh, fcntl.LOCK_EX)
         fh.write(line)
         fh.flush()
         os.fsync(fh.fileno())

@@ -174,6 +174,7 @@ class FakeLLMServer:
     def _handler(server):  # noqa: N805 - closes over the server instance
         class Handler(BaseHTTPRequestHandler):
             protocol_version = "HTTP/1.1"
+            disable_nagle_algorithm = True  # else delayed ACKs add ~40 ms per reply
 
             def log_message(self, *args: object) -> None:  # keep test output clean
                 pass
