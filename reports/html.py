@@ -13,6 +13,7 @@ from analysis.metrics import OVERALL, ModelMetrics, analyse, per_scenario
 from analysis.observe import observe
 from analysis.policy import Policy
 from reports import figures
+from reports.usage import usage_rows
 from reports.verdict import model_sentences, pct, turns, with_interval
 
 _env = Environment(
@@ -80,6 +81,7 @@ def render_report(
         versions=trajectories[0].versions if trajectories else {},
         any_simulated=any(t.simulated for t in trajectories),
         policy=(policy or Policy()).as_dict(),
+        usage=usage_rows(trajectories),
     )
 
 

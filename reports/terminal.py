@@ -8,6 +8,7 @@ from rich.markup import escape
 from rich.table import Table
 
 from analysis.metrics import OVERALL, FamilyMetrics, ModelMetrics
+from reports.usage import usage_rows
 from reports.verdict import model_sentences, turns, with_interval
 
 
@@ -92,17 +93,8 @@ def print_summary(console: Console, models: list[ModelMetrics]) -> None:
 
 def usage_table(trajectories) -> Table | None:
     """Model calls, tokens and cost per model (cost only where a price is known)."""
-    rows: dict[tuple[str, str], dict] = {}
-    for t in trajectories:
-        row = rows.setdefault((t.model, t.harness), {"runs": 0, "cost": 0.0, "priced": True})
-        row["runs"] += 1
-        for key, value in t.usage.items():
-            row[key] = row.get(key, 0) + value
-        if t.cost_usd is None:
-            row["priced"] = False
-        else:
-            row["cost"] += t.cost_usd
-    if not any(r.get("model_calls") for r in rows.values()):
+    rows = usage_rows(trajectories)
+    if not any(r["model_calls"] for r in rows):
         return None
     table = Table(title="Usage", box=box.SIMPLE_HEAD, pad_edge=False)
     for name in (
@@ -116,16 +108,16 @@ def usage_table(trajectories) -> Table | None:
         "cost (USD)",
     ):
         table.add_column(name, justify="left" if name == "model" else "right")
-    for (model, _), r in sorted(rows.items()):
-        cost = f"{r['cost']:.4f}" if r["priced"] else "no price"
+    for r in rows:
+        cost = f"{r['cost_usd']:.4f}" if r["cost_usd"] is not None else "no price"
         table.add_row(
-            escape(model),
+            escape(r["model"]),
             str(r["runs"]),
-            f"{r.get('model_calls', 0):,}",
-            f"{r.get('input_tokens', 0):,}",
-            f"{r.get('output_tokens', 0):,}",
-            f"{r.get('cache_read_tokens', 0):,}",
-            f"{r.get('cache_write_tokens', 0):,}",
+            f"{r['model_calls']:,}",
+            f"{r['input_tokens']:,}",
+            f"{r['output_tokens']:,}",
+            f"{r['cache_read_tokens']:,}",
+            f"{r['cache_write_tokens']:,}",
             cost,
         )
     return table

@@ -82,7 +82,8 @@ def test_cli_with_an_openai_compatible_server_and_cache(tmp_path, monkeypatch, c
     assert sorted(r.model_dump_json(exclude=strip) for r in a) == sorted(
         r.model_dump_json(exclude=strip) for r in b
     )
-    assert "gpt-4o" in (tmp_path / "a" / "report.html").read_text()
+    html = (tmp_path / "a" / "report.html").read_text()
+    assert "gpt-4o" in html and "Usage and cost" in html and "no price" not in html
 
 
 def test_cli_refuses_to_start_without_a_key(tmp_path, monkeypatch, capsys):
