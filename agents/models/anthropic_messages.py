@@ -7,20 +7,11 @@ import json
 
 import anthropic
 
-from agents.models.base import ModelCallError, ModelReply, Usage
-from agents.models.remote import CLIENTS, RemoteSettings
+from agents.models.base import ModelReply, Usage
+from agents.models.remote import RemoteModel, RemoteSettings
 
 DEFAULT_MAX_TOKENS = 4096
 CACHE = {"type": "ephemeral"}
-
-
-def _client(settings: RemoteSettings) -> anthropic.Anthropic:
-    return anthropic.Anthropic(
-        api_key=settings.api_key,
-        base_url=settings.base_url,
-        timeout=settings.options.timeout,
-        max_retries=settings.options.max_retries,
-    )
 
 
 def _tool_input(arguments: str) -> dict:
@@ -92,16 +83,17 @@ def tools_for_anthropic(tools: list[dict]) -> list[dict]:
     ]
 
 
-class AnthropicMessagesModel:
-    simulated = False
+class AnthropicMessagesModel(RemoteModel):
+    sdk_errors = (anthropic.APIStatusError, anthropic.APIError)
 
-    def __init__(self, settings: RemoteSettings) -> None:
-        self.settings = settings
-        self.spec = str(settings.spec)
-        self._client = CLIENTS.get(settings, _client)
-
-    def describe(self) -> dict:
-        return {"simulated": False, **self.settings.describe()}
+    @staticmethod
+    def make_client(settings: RemoteSettings) -> anthropic.Anthropic:
+        return anthropic.Anthropic(
+            api_key=settings.api_key,
+            base_url=settings.base_url,
+            timeout=settings.options.timeout,
+            max_retries=settings.options.max_retries,
+        )
 
     def request(self, messages: list[dict], tools: list[dict]) -> dict:
         system, converted = to_anthropic(messages)
@@ -119,14 +111,8 @@ class AnthropicMessagesModel:
         return body
 
     def complete(self, messages: list[dict], tools: list[dict]) -> ModelReply:
-        try:
-            resp = self._client.messages.create(**self.request(messages, tools))
-        except anthropic.APIStatusError as exc:
-            raise ModelCallError(
-                f"{self.spec}: HTTP {exc.status_code} from {self.settings.base_url}: {exc.message}"
-            ) from None
-        except anthropic.APIError as exc:
-            raise ModelCallError(f"{self.spec}: {type(exc).__name__}: {exc}") from None
+        body = self.request(messages, tools)
+        resp = self.send(lambda: self._client.messages.create(**body))
         texts, calls = [], []
         for block in resp.content:
             if block.type == "text":

@@ -10,16 +10,7 @@ import openai
 from openai.types.chat import ChatCompletion
 
 from agents.models.base import ModelCallError, ModelReply, Usage
-from agents.models.remote import CLIENTS, RemoteSettings
-
-
-def _client(settings: RemoteSettings) -> openai.OpenAI:
-    return openai.OpenAI(
-        api_key=settings.api_key,
-        base_url=settings.base_url,
-        timeout=settings.options.timeout,
-        max_retries=settings.options.max_retries,
-    )
+from agents.models.remote import RemoteModel, RemoteSettings
 
 
 def to_openai(messages: list[dict]) -> list[dict]:
@@ -50,16 +41,17 @@ def tools_for_openai(tools: list[dict]) -> list[dict]:
     return [{"type": "function", "function": t} for t in tools]
 
 
-class OpenAIChatModel:
-    simulated = False
+class OpenAIChatModel(RemoteModel):
+    sdk_errors = (openai.APIStatusError, openai.APIError)
 
-    def __init__(self, settings: RemoteSettings) -> None:
-        self.settings = settings
-        self.spec = str(settings.spec)
-        self._client = CLIENTS.get(settings, _client)
-
-    def describe(self) -> dict:
-        return {"simulated": False, **self.settings.describe()}
+    @staticmethod
+    def make_client(settings: RemoteSettings) -> openai.OpenAI:
+        return openai.OpenAI(
+            api_key=settings.api_key,
+            base_url=settings.base_url,
+            timeout=settings.options.timeout,
+            max_retries=settings.options.max_retries,
+        )
 
     def request(self, messages: list[dict], tools: list[dict]) -> dict:
         body: dict = {"model": self.settings.spec.name, "messages": to_openai(messages)}
@@ -72,20 +64,14 @@ class OpenAIChatModel:
         return body
 
     def complete(self, messages: list[dict], tools: list[dict]) -> ModelReply:
-        try:
-            # The SDK's generic post (its documented way to send a body as-is) rather
-            # than the typed create(): create() re-walks the whole transcript against
-            # its type hints on every call, which cost more CPU than everything else in
-            # the runner at 32 concurrent runs. Auth, retries and errors are the same.
-            resp = self._client.post(
-                "/chat/completions", body=self.request(messages, tools), cast_to=ChatCompletion
-            )
-        except openai.APIStatusError as exc:
-            raise ModelCallError(
-                f"{self.spec}: HTTP {exc.status_code} from {self.settings.base_url}: {exc.message}"
-            ) from None
-        except openai.APIError as exc:
-            raise ModelCallError(f"{self.spec}: {type(exc).__name__}: {exc}") from None
+        # The SDK's generic post (its documented way to send a body as-is) rather than
+        # the typed create(): create() re-walks the whole transcript against its type
+        # hints on every call, which cost more CPU than everything else in the runner
+        # at 32 concurrent runs. Auth, retries and errors are the same.
+        body = self.request(messages, tools)
+        resp = self.send(
+            lambda: self._client.post("/chat/completions", body=body, cast_to=ChatCompletion)
+        )
         if not resp.choices:
             raise ModelCallError(f"{self.spec}: the server returned no choices")
         message = resp.choices[0].message

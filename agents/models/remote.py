@@ -14,7 +14,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from urllib.parse import urlsplit
 
-from agents.models.base import ModelSpec, ModelSpecError
+from agents.models.base import ModelCallError, ModelSpec, ModelSpecError
 
 PARAMS = ("base_url", "key_env", "temperature", "max_tokens")
 # provider -> (base URL variable, default base URL, key variable)
@@ -120,3 +120,35 @@ class ClientPool:
 
 
 CLIENTS = ClientPool()
+
+
+class RemoteModel:
+    """What the SDK adapters share: a pooled client, recorded settings, and SDK errors
+    turned into one-line `ModelCallError`s naming the model and the server."""
+
+    simulated = False
+    # (status error, any API error) of the subclass's SDK
+    sdk_errors: tuple[type[Exception], type[Exception]]
+
+    def __init__(self, settings: RemoteSettings) -> None:
+        self.settings = settings
+        self.spec = str(settings.spec)
+        self._client = CLIENTS.get(settings, self.make_client)
+
+    @staticmethod
+    def make_client(settings: RemoteSettings) -> object:
+        raise NotImplementedError
+
+    def describe(self) -> dict:
+        return {"simulated": False, **self.settings.describe()}
+
+    def send(self, call: Callable[[], object]) -> object:
+        status_error, api_error = self.sdk_errors
+        try:
+            return call()
+        except status_error as exc:
+            raise ModelCallError(
+                f"{self.spec}: HTTP {exc.status_code} from {self.settings.base_url}: {exc.message}"
+            ) from None
+        except api_error as exc:
+            raise ModelCallError(f"{self.spec}: {type(exc).__name__}: {exc}") from None
