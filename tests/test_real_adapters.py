@@ -266,3 +266,30 @@ def test_anthropic_history_merges_tool_results_with_the_next_user_text():
     assert messages[1]["content"][0]["input"] == {"_unparsed_arguments": '{"path": "a"'}
     assert [b["type"] for b in messages[2]["content"]] == ["tool_result", "text"]
     assert messages[2]["content"][0]["is_error"] is True
+
+
+def test_connection_refused_during_a_run_is_recorded_not_raised(scenario):
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    run = play(
+        scenario, f"openai:gpt-4o?key_env=none&base_url=http://127.0.0.1:{port}/v1", retries=0
+    )
+    assert run.status == "error" and "APIConnectionError" in run.error
+    assert run.turns == []
+
+
+def test_price_table_is_extended_from_pyproject(tmp_path):
+    from agents.pricing import PriceError, load_prices
+
+    path = tmp_path / "pyproject.toml"
+    path.write_text('[tool.stickiness.prices]\n"kimi-k2" = {input = 0.6, output = 2.5}\n')
+    table = load_prices(path)
+    assert table.lookup("openai", "kimi-k2").cost({"input_tokens": 1_000_000}) == 0.6
+    assert table.lookup("anthropic", "claude-haiku-4-5-20251001").input == 1.0  # dated name
+    assert table.lookup("sim", "sticky").cost({"output_tokens": 10**6}) == 0
+    path.write_text('[tool.stickiness.prices]\n"x" = {input = "cheap"}\n')
+    with pytest.raises(PriceError, match="tool.stickiness.prices.x: expected a table"):
+        load_prices(path)
