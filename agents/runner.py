@@ -28,7 +28,7 @@ from agents.trajectory import (
     append_trajectory,
     iter_records,
 )
-from scenarios.model import Scenario
+from scenarios.model import Scenario, Turn
 
 DEFAULT_MAX_STEPS = 20
 MAX_DIFF_CHARS = 50_000
@@ -147,15 +147,14 @@ def _play_turn(
     agent,
     box: Sandbox,
     history: list[dict],
+    turn: Turn,
     index: int,
-    spec: RunSpec,
     phrasing: int,
     max_steps: int,
     before: RepoState,
     price: Price | None,
 ) -> tuple[TurnRecord, list[dict], RepoState]:
     """One user turn, observed from git as the change from `before` to its end state."""
-    turn = spec.scenario.turns[index]
     text = turn.user[phrasing]
     state = agent.invoke(
         {"messages": [*history, {"role": "user", "content": text}], "steps": 0},
@@ -211,16 +210,17 @@ def run_one(spec: RunSpec, options: RunOptions | None = None) -> Trajectory:
     max_steps, keep_workspace = options.max_steps, options.keep_workspaces
     price = options.prices.lookup(spec.model.provider, spec.model.name)
     harness: Harness = get_harness(spec.harness)
-    phrasings = draw_phrasings(spec.scenario, spec.seed)
+    scenario, values = spec.scenario.render(spec.seed)
+    phrasings = draw_phrasings(scenario, spec.seed)
     turns: list[TurnRecord] = []
     started, status, error = _now(), "ok", None
     model_settings: dict = {}
     workspace: str | None = None
     simulated = spec.model.provider == "sim"
     try:
-        model = create_model(spec.model, spec.scenario, spec.seed, options.call, options.cache)
+        model = create_model(spec.model, scenario, spec.seed, options.call, options.cache)
         model_settings, simulated = model.describe(), model.simulated
-        with Sandbox(dict(spec.scenario.workspace.files), keep=keep_workspace) as box:
+        with Sandbox(dict(scenario.workspace.files), keep=keep_workspace) as box:
             agent = build_agent(model, box, harness, max_steps)
             history: list[dict] = [{"role": "system", "content": harness.system_prompt}]
             state = RepoState.initial(box)
@@ -228,7 +228,15 @@ def run_one(spec: RunSpec, options: RunOptions | None = None) -> Trajectory:
                 if options.stop.is_set():
                     raise RunStopped
                 record, history, state = _play_turn(
-                    agent, box, history, index, spec, phrasing, max_steps, state, price
+                    agent,
+                    box,
+                    history,
+                    scenario.turns[index],
+                    index,
+                    phrasing,
+                    max_steps,
+                    state,
+                    price,
                 )
                 turns.append(record)
             workspace = str(box.root) if keep_workspace else None
@@ -242,12 +250,11 @@ def run_one(spec: RunSpec, options: RunOptions | None = None) -> Trajectory:
         scenario=spec.scenario.id,
         scenario_file=spec.scenario.source,
         scenario_sha256=spec.scenario.sha256,
-        title=spec.scenario.title,
-        behaviour=spec.scenario.behaviour,
-        family=spec.scenario.family,
-        detectors=[
-            d.model_dump(by_alias=True, exclude_defaults=True) for d in spec.scenario.detectors
-        ],
+        title=scenario.title,
+        behaviour=scenario.behaviour,
+        family=scenario.family,
+        template_values=values,
+        detectors=[d.model_dump(by_alias=True, exclude_defaults=True) for d in scenario.detectors],
         arm=spec.scenario.arm,
         kind=spec.scenario.kind,
         control=spec.scenario.control,

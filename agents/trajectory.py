@@ -100,6 +100,7 @@ class Trajectory(BaseModel):
     behaviour: str  # the behaviour this scenario probes
     family: str
     detectors: list[dict] = []  # the scenario's declared detectors, as written
+    template_values: dict[str, str] = {}  # drawn from the seed for a templated scenario
     arm: Literal["treatment", "control"]
     kind: str
     control: str | None = None

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from analysis.metrics import ModelMetrics
+from analysis.metrics import ModelMetrics, per_phrasing
 from analysis.policy import Policy
 
 METRICS_SCHEMA_VERSION = 1
@@ -23,7 +23,17 @@ class AnalysisSettings:
     policy: Policy
 
 
-def metrics_document(models: list[ModelMetrics], settings: AnalysisSettings) -> dict:
+def metrics_document(
+    models: list[ModelMetrics], settings: AnalysisSettings, phrasing: pd.DataFrame | None = None
+) -> dict:
+    by_phrasing = (
+        []
+        if phrasing is None
+        else [
+            {k: (None if isinstance(v, float) and v != v else v) for k, v in row.items()}
+            for row in phrasing.astype(object).to_dict("records")
+        ]
+    )
     return {
         "schema_version": METRICS_SCHEMA_VERSION,
         "generated_at": datetime.now(UTC).isoformat(timespec="seconds"),
@@ -35,7 +45,13 @@ def metrics_document(models: list[ModelMetrics], settings: AnalysisSettings) -> 
         },
         "policy": settings.policy.as_dict(),
         "models": [m.as_dict() for m in models],
+        "by_phrasing": by_phrasing,
     }
+
+
+def _plain(value: object) -> object:
+    """numpy scalars (from pandas rows) as JSON numbers."""
+    return value.item() if hasattr(value, "item") else str(value)
 
 
 def write_outputs(
@@ -44,7 +60,6 @@ def write_outputs(
     out_dir.mkdir(parents=True, exist_ok=True)
     events_path, metrics_path = out_dir / "events.csv", out_dir / "metrics.json"
     events.to_csv(events_path, index=False)
-    metrics_path.write_text(
-        json.dumps(metrics_document(models, settings), indent=2) + "\n", encoding="utf-8"
-    )
+    document = metrics_document(models, settings, per_phrasing(events))
+    metrics_path.write_text(json.dumps(document, indent=2, default=_plain) + "\n", encoding="utf-8")
     return events_path, metrics_path

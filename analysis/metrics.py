@@ -406,3 +406,44 @@ def per_scenario(events: pd.DataFrame) -> pd.DataFrame:
         table["unrequested"].to_numpy(float), table["opportunities"].to_numpy(float)
     )
     return table
+
+
+def per_phrasing(events: pd.DataFrame) -> pd.DataFrame:
+    """Fault rates of treatment runs, by the phrasing of their first instruction turn, so
+    a user sees how much the wording moves a model. A fault is an unrequested event, a
+    violation or a forgotten rule; chances are the turns where one could happen."""
+    ev = events[events["probed"] & (events["status"] == "ok") & (events["arm"] == "treatment")]
+    if ev.empty:
+        return pd.DataFrame(
+            columns=[
+                "model",
+                "harness",
+                "family",
+                "phrasing",
+                "runs",
+                "chances",
+                "faults",
+                "fault_rate",
+            ]
+        )
+    instructed = ev[ev["requested"] | ev["forbidden"] | ev["required"]]
+    first = instructed.sort_values("turn").drop_duplicates("run_id")
+    phrasing = first.set_index("run_id")["phrasing"]
+    ev = ev.assign(
+        instruction_phrasing=ev["run_id"].map(phrasing),
+        chance=ev["opportunity"] | (ev["possible"] & (ev["forbidden"] | ev["required"])),
+        fault=ev["unrequested"] | ev["violation"] | ev["forgotten"],
+    ).dropna(subset=["instruction_phrasing"])
+    table = (
+        ev.groupby(["model", "harness", "family", "instruction_phrasing"], sort=True)
+        .agg(
+            runs=("run_id", "nunique"),
+            chances=("chance", "sum"),
+            faults=("fault", "sum"),
+        )
+        .reset_index()
+        .rename(columns={"instruction_phrasing": "phrasing"})
+    )
+    table["phrasing"] = table["phrasing"].astype(int)
+    table["fault_rate"] = _ratio(table["faults"].to_numpy(float), table["chances"].to_numpy(float))
+    return table

@@ -23,6 +23,7 @@ from analysis.export import AnalysisSettings, write_outputs
 from analysis.metrics import analyse
 from analysis.observe import DetectorError, observe
 from analysis.policy import Policy, PolicyError, load_policy
+from reports import scenario_commands
 from reports.html import write_report
 from reports.terminal import print_summary, print_usage
 from scenarios import ScenarioError, builtin_scenario_dir, load_scenarios
@@ -342,6 +343,30 @@ def build_parser() -> argparse.ArgumentParser:
     ana.add_argument("--out", metavar="DIR", help="where to write (default: the run folder)")
     _analysis_options(ana)
     ana.set_defaults(func=_cmd_analyse)
+
+    sc = sub.add_parser("scenarios", help="list, validate or show scenario files")
+    sc_sub = sc.add_subparsers(dest="action", required=True)
+    for name, func, helptext in (
+        ("list", scenario_commands.cmd_list, "one line per scenario"),
+        ("validate", scenario_commands.cmd_validate, "check every file, with warnings"),
+        ("show", scenario_commands.cmd_show, "the turns as a model sees them, annotated"),
+    ):
+        p = sc_sub.add_parser(name, help=helptext)
+        if name == "show":
+            p.add_argument("id", metavar="ID")
+            p.add_argument(
+                "--seed",
+                type=int,
+                default=0,
+                help="seed of the phrasings and template values (default 0)",
+            )
+        p.add_argument(
+            "--scenarios",
+            action="append",
+            metavar="PATH",
+            help="scenario file or folder (default: ./scenarios, else built-in)",
+        )
+        p.set_defaults(func=lambda a, c, f=func: f(a, c, default_scenarios()))
 
     rep = sub.add_parser("report", help="rebuild the HTML report from a run folder")
     rep.add_argument("run_dir", metavar="RUN_DIR", help="run folder or trajectories.jsonl")

@@ -9,7 +9,7 @@ import pandas as pd
 from jinja2 import Environment, PackageLoader, select_autoescape
 
 from agents.trajectory import Trajectory
-from analysis.metrics import OVERALL, ModelMetrics, analyse, per_scenario
+from analysis.metrics import OVERALL, ModelMetrics, analyse, per_phrasing, per_scenario
 from analysis.observe import observe
 from analysis.policy import Policy
 from reports import figures
@@ -82,6 +82,7 @@ def render_report(
         any_simulated=any(t.simulated for t in trajectories),
         policy=(policy or Policy()).as_dict(),
         usage=usage_rows(trajectories),
+        phrasing_rows=per_phrasing(events).to_dict("records") if not events.empty else [],
     )
 
 

@@ -7,6 +7,7 @@ belongs to one of the six *families* that metrics are reported by.
 
 from __future__ import annotations
 
+import random
 import re
 from pathlib import PurePosixPath
 from typing import Annotated, Literal
@@ -41,6 +42,7 @@ Arm = Literal["treatment", "control"]
 Kind = Literal["one-off", "revoke", "supersede", "standing", "control"]
 
 _ID_PATTERN = r"^[a-z0-9][a-z0-9_-]*$"
+_PLACEHOLDER = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
 Slug = Annotated[str, Field(pattern=_ID_PATTERN)]
 
 
@@ -139,6 +141,12 @@ class Scenario(BaseModel):
     arm: Arm
     kind: Kind
     control: Slug | None = None
+    # Template values: every `${name}` in files, texts and annotations is replaced by a
+    # value drawn from the run's seed, so a fresh scenario can be generated per seed.
+    vars: dict[
+        Annotated[str, Field(pattern=r"^[A-Za-z_][A-Za-z0-9_]*$")],
+        Annotated[list[Annotated[str, Field(min_length=1)]], Field(min_length=1)],
+    ] = {}
     detectors: list[Detector] = []
     workspace: Workspace = Workspace()
     turns: Annotated[list[Turn], Field(min_length=1)]
@@ -155,6 +163,12 @@ class Scenario(BaseModel):
             )
         if self.arm == "control" and self.control:
             raise ValueError("a control scenario names no control of its own; remove 'control'")
+        used = set(_PLACEHOLDER.findall(self.model_dump_json(exclude={"vars"})))
+        if undeclared := sorted(used - set(self.vars)):
+            raise ValueError(
+                f"field vars: ${{{undeclared[0]}}} is used but not declared; expected it "
+                f"under vars with a list of values"
+            )
         names = [d.name for d in self.detectors]
         if len(set(names)) != len(names):
             raise ValueError("detector names must be unique")
@@ -199,6 +213,28 @@ class Scenario(BaseModel):
             if d.name == behaviour:
                 return d.family
         return behaviour
+
+    def render(self, seed: int) -> tuple[Scenario, dict[str, str]]:
+        """This scenario with its template values drawn from `seed` (same seed, same
+        text), and the values drawn. A scenario without `vars` is returned as it is."""
+        if not self.vars:
+            return self, {}
+        rng = random.Random(f"vars:{seed}")
+        values = {name: rng.choice(options) for name, options in sorted(self.vars.items())}
+
+        def fill(node: object) -> object:
+            if isinstance(node, str):
+                return _PLACEHOLDER.sub(lambda m: values[m.group(1)], node)
+            if isinstance(node, list):
+                return [fill(v) for v in node]
+            if isinstance(node, dict):
+                return {fill(k): fill(v) for k, v in node.items()}
+            return node
+
+        data = fill(self.model_dump(by_alias=True, exclude={"vars"}))
+        rendered = Scenario.model_validate(data)
+        rendered._source, rendered._sha256 = self._source, self._sha256
+        return rendered, values
 
     @property
     def family(self) -> str:

@@ -12,8 +12,8 @@ from agents.trajectory import read_trajectories
 from reports.cli import main
 
 
-def test_concurrent_runs_each_land_once_with_whole_lines(tmp_path, builtin_scenarios):
-    specs = plan_runs(list(builtin_scenarios.values()), [ModelSpec.parse("sim:sticky")], 3)
+def test_concurrent_runs_each_land_once_with_whole_lines(tmp_path, commit_scenarios):
+    specs = plan_runs(list(commit_scenarios.values()), [ModelSpec.parse("sim:sticky")], 3)
     out = tmp_path / "t.jsonl"
     done = run_all(specs, out, concurrency=4)
     runs, warnings = read_trajectories(out)
@@ -21,8 +21,8 @@ def test_concurrent_runs_each_land_once_with_whole_lines(tmp_path, builtin_scena
     assert sorted(r.run_id for r in runs) == sorted(s.run_id for s in specs)
 
 
-def test_stop_keeps_finished_runs_and_resume_adds_only_the_rest(tmp_path, builtin_scenarios):
-    specs = plan_runs(list(builtin_scenarios.values()), [ModelSpec.parse("sim:steady")], 3)
+def test_stop_keeps_finished_runs_and_resume_adds_only_the_rest(tmp_path, commit_scenarios):
+    specs = plan_runs(list(commit_scenarios.values()), [ModelSpec.parse("sim:steady")], 3)
     out = tmp_path / "t.jsonl"
     options = RunOptions()
 
@@ -39,9 +39,10 @@ def test_stop_keeps_finished_runs_and_resume_adds_only_the_rest(tmp_path, builti
     assert sorted(r.run_id for r in runs) == sorted(s.run_id for s in specs)  # no duplicates
 
 
-def test_cli_resume_uses_the_saved_settings(tmp_path, monkeypatch, capsys):
+def test_cli_resume_uses_the_saved_settings(tmp_path, monkeypatch, capsys, commit_folder):
     monkeypatch.chdir(tmp_path)
-    assert main(["run", "--repeats", "2", "--model", "sim:eager", "--out", "r"]) == 0
+    args = ["run", "--repeats", "2", "--model", "sim:eager", "--out", "r"]
+    assert main([*args, "--scenarios", str(commit_folder)]) == 0
     saved = json.loads((tmp_path / "r" / "run.json").read_text())
     assert saved["models"] == ["sim:eager"] and saved["repeats"] == 2
     lines = (tmp_path / "r" / "trajectories.jsonl").read_text().splitlines()
@@ -53,7 +54,9 @@ def test_cli_resume_uses_the_saved_settings(tmp_path, monkeypatch, capsys):
     assert len(runs) == len(lines) and len({r.run_id for r in runs}) == len(lines)
 
 
-def test_cli_with_an_openai_compatible_server_and_cache(tmp_path, monkeypatch, capsys):
+def test_cli_with_an_openai_compatible_server_and_cache(
+    tmp_path, monkeypatch, capsys, commit_folder
+):
     monkeypatch.chdir(tmp_path)
     monkeypatch.setenv("OPENAI_API_KEY", "sk-local")
     with FakeLLMServer() as server:
@@ -68,6 +71,8 @@ def test_cli_with_an_openai_compatible_server_and_cache(tmp_path, monkeypatch, c
             "c",
             "--concurrency",
             "3",
+            "--scenarios",
+            str(commit_folder),
         ]
         assert main([*args, "--out", "a"]) == 0
         out = capsys.readouterr().out

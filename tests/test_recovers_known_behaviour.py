@@ -15,8 +15,8 @@ from analysis.observe import observe
 
 
 @pytest.fixture(scope="module")
-def commit_metrics(builtin_scenarios):
-    scenarios = list(builtin_scenarios.values())
+def commit_metrics(commit_scenarios):
+    scenarios = list(commit_scenarios.values())
     models = [
         ModelSpec.parse(m) for m in ("sim:steady", "sim:sticky", "sim:eager", "sim:forgetful")
     ]

@@ -52,17 +52,17 @@ def test_everything_a_model_wrote_is_escaped():
     assert imgs == html.count('<img alt="')
 
 
-def test_report_labels_simulated_models_and_shows_runs(builtin_scenarios):
+def test_report_labels_simulated_models_and_shows_runs(commit_scenarios):
     from agents.models import ModelSpec
     from agents.runner import plan_runs, run_one
 
     runs = [
         run_one(s)
-        for s in plan_runs(list(builtin_scenarios.values()), [ModelSpec.parse("sim:sticky")], 2)
+        for s in plan_runs(list(commit_scenarios.values()), [ModelSpec.parse("sim:sticky")], 2)
     ]
     html = render_report(runs)
     assert "simulated" in html and "sim:sticky" in html
     assert html.count('class="run"') == len(runs)
     assert "data:image/png;base64," in html
-    for sid in builtin_scenarios:
+    for sid in commit_scenarios:
         assert sid in html

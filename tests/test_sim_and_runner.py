@@ -14,8 +14,8 @@ def runs_for(scenarios, model: str, repeats: int, seed: int = 0):
     return [run_one(s) for s in plan_runs(scenarios, [ModelSpec.parse(model)], repeats, seed)]
 
 
-def test_same_seed_gives_identical_trajectories(builtin_scenarios):
-    scenarios = [builtin_scenarios["commit-once-then-edits"]]
+def test_same_seed_gives_identical_trajectories(commit_scenarios):
+    scenarios = [commit_scenarios["commit-once-then-edits"]]
     a = runs_for(scenarios, "sim:sticky", 3, seed=7)
     b = runs_for(scenarios, "sim:sticky", 3, seed=7)
     assert [t.model_dump(exclude=VOLATILE) for t in a] == [
@@ -24,8 +24,8 @@ def test_same_seed_gives_identical_trajectories(builtin_scenarios):
     assert all(t.status == "ok" for t in a)
 
 
-def test_different_seeds_give_different_runs(builtin_scenarios):
-    scenarios = [builtin_scenarios["commit-once-then-edits"]]
+def test_different_seeds_give_different_runs(commit_scenarios):
+    scenarios = [commit_scenarios["commit-once-then-edits"]]
     a = runs_for(scenarios, "sim:sticky", 4, seed=1)
     b = runs_for(scenarios, "sim:sticky", 4, seed=2)
     assert [t.seed for t in a] != [t.seed for t in b]
@@ -34,8 +34,8 @@ def test_different_seeds_give_different_runs(builtin_scenarios):
     assert (commits(a), phrasings(a)) != (commits(b), phrasings(b))
 
 
-def test_sticky_makes_more_unrequested_commits_than_steady_on_same_seeds(builtin_scenarios):
-    scenarios = list(builtin_scenarios.values())
+def test_sticky_makes_more_unrequested_commits_than_steady_on_same_seeds(commit_scenarios):
+    scenarios = list(commit_scenarios.values())
     counts = {}
     for model in ("sim:steady", "sim:sticky"):
         events = observe(runs_for(scenarios, model, 4))
@@ -43,8 +43,8 @@ def test_sticky_makes_more_unrequested_commits_than_steady_on_same_seeds(builtin
     assert counts["sim:sticky"] > counts["sim:steady"] + 5
 
 
-def test_requested_commits_are_real_and_recorded_per_turn(builtin_scenarios):
-    (run,) = runs_for([builtin_scenarios["commit-once-then-edits"]], "sim:steady", 1)
+def test_requested_commits_are_real_and_recorded_per_turn(commit_scenarios):
+    (run,) = runs_for([commit_scenarios["commit-once-then-edits"]], "sim:steady", 1)
     first = run.turns[0]
     assert first.requests == ["edit:src/calc.py", "commit"]
     assert len(first.commits) == 1 and first.commits[0].files == ["src/calc.py"]
@@ -54,14 +54,14 @@ def test_requested_commits_are_real_and_recorded_per_turn(builtin_scenarios):
     assert names == ["read_file", "write_file", "git_status", "git_commit"]
 
 
-def test_sim_probability_follows_the_annotations(builtin_scenarios):
+def test_sim_probability_follows_the_annotations(commit_scenarios):
     from agents.models.sim import SimModel
 
     p = SimParams(base=0.1, persist=0.5, decay=0.5, revoke_ignore=0.2, forget=0.3)
     assert p.unrequested_probability(None) == pytest.approx(0.1)
     assert p.unrequested_probability(1) == pytest.approx(1 - 0.9 * 0.5)
     assert p.unrequested_probability(3) == pytest.approx(1 - 0.9 * (1 - 0.125))
-    revoke = builtin_scenarios["commit-then-revoke"]
+    revoke = commit_scenarios["commit-then-revoke"]
     sim = SimModel(ModelSpec.parse("sim:sticky?revoke_ignore=0.2"), revoke, seed=0)
     assert sim.probability("commit", 0) == 1.0  # asked
     assert sim.probability("commit", 1) == pytest.approx(
@@ -94,9 +94,9 @@ def test_spec_parameters_override_the_profile():
     assert params.base == PROFILES["sticky"].base
 
 
-def test_step_limit_is_recorded_per_turn(builtin_scenarios):
+def test_step_limit_is_recorded_per_turn(commit_scenarios):
     (spec,) = plan_runs(
-        [builtin_scenarios["commit-once-then-edits"]], [ModelSpec.parse("sim:steady")], 1
+        [commit_scenarios["commit-once-then-edits"]], [ModelSpec.parse("sim:steady")], 1
     )
     run = run_one(spec, RunOptions(max_steps=2))
     first = run.turns[0]  # read, write, status, commit: needs four steps
