@@ -9,9 +9,11 @@ import pandas as pd
 from jinja2 import Environment, PackageLoader, select_autoescape
 
 from agents.trajectory import Trajectory
+from analysis import similarity
 from analysis.metrics import OVERALL, ModelMetrics, analyse, per_phrasing, per_scenario
 from analysis.observe import observe
 from analysis.policy import Policy
+from analysis.similarity import label
 from reports import figures
 from reports.usage import usage_rows
 from reports.verdict import model_sentences, pct, turns, with_interval
@@ -25,6 +27,7 @@ _env = Environment(
 _env.filters["pct"] = pct
 _env.filters["interval"] = with_interval
 _env.filters["turns"] = turns
+MAX_PAIRS = 10  # pairwise comparisons shown in full
 
 
 def _runs_view(trajectories: list[Trajectory], events: pd.DataFrame) -> list[dict]:
@@ -68,11 +71,28 @@ def render_report(
     rows = _headline_rows(models)
     bars = [(f"{r['model'].model}\n{r['family']}", r["f"]) for r in rows if r["family"] != OVERALL]
     scenarios = per_scenario(events) if not events.empty else pd.DataFrame()
+    phrasing = per_phrasing(events) if not events.empty else None
+    comparisons = [
+        {
+            "a": label(a),
+            "b": label(b),
+            "families": similarity.family_differences(a, b)[:4],
+            "scenarios": similarity.scenario_differences(scenarios, a, b)[:5],
+        }
+        for a, b in similarity.pairs(models)[:MAX_PAIRS]
+    ]
+    distances = similarity.distance_matrix(models) if len(models) >= 3 else None
     return _env.get_template("report.html.j2").render(
         title=title,
         generated=datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC"),
         rows=rows,
         figure=figures.unrequested_rates(bars) if bars else None,
+        heatmap=figures.family_heatmap(models) if models else None,
+        carry_figure=figures.carry_over(models),
+        tradeoff_figure=figures.stickiness_vs_forgetting(models),
+        phrasing_figure=figures.by_phrasing(phrasing),
+        comparisons=comparisons,
+        distances=distances,
         scenario_rows=scenarios.to_dict("records"),
         scenario_meta={t.scenario: t for t in trajectories},
         runs=_runs_view(trajectories, events) if not events.empty else [],
@@ -82,7 +102,7 @@ def render_report(
         any_simulated=any(t.simulated for t in trajectories),
         policy=(policy or Policy()).as_dict(),
         usage=usage_rows(trajectories),
-        phrasing_rows=per_phrasing(events).to_dict("records") if not events.empty else [],
+        phrasing_rows=phrasing.to_dict("records") if phrasing is not None else [],
     )
 
 

@@ -66,3 +66,75 @@ def test_report_labels_simulated_models_and_shows_runs(commit_scenarios):
     assert "data:image/png;base64," in html
     for sid in commit_scenarios:
         assert sid in html
+
+
+def _model_runs(model: str, carry: bool, forget: bool) -> list:
+    runs = []
+    for i in range(4):
+        runs.append(
+            trajectory(
+                f"{model}-t{i}",
+                [turn(1, requests=["commit"], commits=1), turn(2, commits=int(carry)), turn(3)],
+                model=model,
+                control="c",
+                repeat=i,
+            )
+        )
+        runs.append(
+            trajectory(
+                f"{model}-c{i}",
+                [turn(1), turn(2), turn(3)],
+                model=model,
+                scenario="c",
+                arm="control",
+                repeat=i,
+            )
+        )
+        runs.append(
+            trajectory(
+                f"{model}-s{i}",
+                [turn(1, requires=["commit"], commits=1), turn(2, commits=int(not forget))],
+                model=model,
+                scenario="s",
+                kind="standing",
+                control="c",
+                repeat=i,
+            )
+        )
+    return runs
+
+
+def test_similarity_of_behaviour_profiles():
+    from analysis.metrics import analyse
+    from analysis.observe import observe
+    from analysis.similarity import distance, distance_matrix, family_differences
+
+    runs = (
+        _model_runs("sim:a", True, False)
+        + _model_runs("sim:b", True, False)
+        + _model_runs("sim:c", False, True)
+    )
+    a, b, c = analyse(observe(runs), draws=200)
+    assert distance(a, b) == 0
+    assert distance(a, c) > 0.3
+    top = family_differences(a, c)[0]
+    assert top["measure"] in ("commit: excess", "commit: forget") and abs(top["difference"]) > 0.3
+    matrix = distance_matrix([a, b, c])
+    assert matrix.shape == (3, 3) and matrix.loc["sim:a", "sim:c"] == matrix.loc["sim:c", "sim:a"]
+
+
+def test_report_with_three_models_shows_the_figures_and_the_differences():
+    runs = (
+        _model_runs("sim:a", True, False)
+        + _model_runs("sim:b", True, False)
+        + _model_runs("sim:c", False, True)
+    )
+    html = render_report(runs)
+    for alt in (
+        "Excess stickiness per model and family",
+        "Carry-over by lag",
+        "Excess stickiness against forget rate",
+    ):
+        assert f'alt="{alt}' in html
+    assert "How the models differ" in html and "Profile distance" in html
+    assert html.count("where they differ most") == 3  # every pair of three models
