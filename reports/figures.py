@@ -7,6 +7,7 @@ import io
 
 import numpy as np
 from matplotlib.figure import Figure
+from matplotlib.ticker import MaxNLocator
 
 from analysis.metrics import FamilyMetrics
 
@@ -117,6 +118,7 @@ def carry_over(models: list) -> str | None:
         ax.fill_between(lags, lows, highs, color=line.get_color(), alpha=0.15)
     ax.axhline(0, color="#999", linewidth=0.8)
     ax.set_xlabel("turns since the one-off request")
+    ax.xaxis.set_major_locator(MaxNLocator(integer=True))
     ax.set_ylabel("carry-over, net of base rate")
     ax.yaxis.set_major_formatter(lambda v, _: f"{v:.0%}")
     ax.legend(frameon=False, fontsize=7)

@@ -28,6 +28,18 @@ _env.filters["pct"] = pct
 _env.filters["interval"] = with_interval
 _env.filters["turns"] = turns
 MAX_PAIRS = 10  # pairwise comparisons shown in full
+CLIP_CHARS = 600  # of one tool argument or result in the transcript view
+
+
+def clip(text: str | None, limit: int = CLIP_CHARS) -> str:
+    """Long file contents would dominate the page; the full text is in the JSONL."""
+    text = text or ""
+    if len(text) <= limit:
+        return text
+    return f"{text[:limit]}\n... ({len(text) - limit:,} more characters in trajectories.jsonl)"
+
+
+_env.filters["clip"] = clip
 
 
 def _runs_view(trajectories: list[Trajectory], events: pd.DataFrame) -> list[dict]:
