@@ -20,10 +20,11 @@ from agents.runner import DEFAULT_MAX_STEPS, RunOptions, finished_run_ids, plan_
 from agents.trajectory import TrajectoryError, iter_records, read_trajectories
 from analysis.bootstrap import DEFAULT_DRAWS
 from analysis.export import AnalysisSettings, write_outputs
+from analysis.gate import GateError
 from analysis.metrics import analyse
 from analysis.observe import DetectorError, observe
 from analysis.policy import Policy, PolicyError, load_policy
-from reports import scenario_commands
+from reports import gate_commands, scenario_commands
 from reports.html import write_report
 from reports.terminal import print_summary, print_usage
 from scenarios import ScenarioError, builtin_scenario_dir, load_scenarios
@@ -37,6 +38,7 @@ REPORT = "report.html"
 
 RUN_CONFIG = "run.json"
 USER_ERRORS = (
+    GateError,
     PriceError,
     ScenarioError,
     ModelSpecError,
@@ -343,6 +345,43 @@ def build_parser() -> argparse.ArgumentParser:
     ana.add_argument("--out", metavar="DIR", help="where to write (default: the run folder)")
     _analysis_options(ana)
     ana.set_defaults(func=_cmd_analyse)
+
+    gt = sub.add_parser("gate", help="compare two run folders: pass, regression or inconclusive")
+    gt.add_argument("--baseline", required=True, metavar="RUN_DIR")
+    gt.add_argument("--candidate", required=True, metavar="RUN_DIR")
+    gate_commands.add_gate_options(gt)
+    gt.set_defaults(func=gate_commands.cmd_gate)
+
+    cp = sub.add_parser("compare", help="run two models on the same seeds, then gate them")
+    cp.add_argument("--baseline", required=True, metavar="SPEC")
+    cp.add_argument("--candidate", required=True, metavar="SPEC")
+    cp.add_argument("--scenarios", action="append", metavar="PATH")
+    cp.add_argument(
+        "--repeats",
+        type=int,
+        default=DEFAULT_REPEATS,
+        metavar="N",
+        help="repeats per scenario (with --until-decided: per batch)",
+    )
+    cp.add_argument(
+        "--until-decided",
+        action="store_true",
+        help="add batches of repeats until the verdict is decided",
+    )
+    cp.add_argument(
+        "--max-runs",
+        type=int,
+        default=50,
+        metavar="N",
+        help="with --until-decided: most repeats per scenario (default 50)",
+    )
+    cp.add_argument("--seed", type=int, default=0)
+    cp.add_argument("--out", default=str(RUNS_DIR / "compare"), metavar="DIR")
+    cp.add_argument("--concurrency", type=int, default=DEFAULT_CONCURRENCY, metavar="N")
+    cp.add_argument("--timeout", type=float, default=120.0, metavar="SECONDS")
+    cp.add_argument("--max-retries", type=int, default=4, metavar="N")
+    gate_commands.add_gate_options(cp)
+    cp.set_defaults(func=lambda a, c: gate_commands.cmd_compare(a, c, default_scenarios()))
 
     sc = sub.add_parser("scenarios", help="list, validate or show scenario files")
     sc_sub = sc.add_subparsers(dest="action", required=True)

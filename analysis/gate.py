@@ -1,0 +1,301 @@
+"""Regression gate: is the candidate stickier, or more forgetful, than the baseline?
+
+The unit is the scenario. For every treatment scenario (with its matched control) run
+by both models, the paired difference in excess stickiness:
+    d = (candidate rate - candidate's control rate) - (baseline rate - baseline's control)
+and for every standing-rule scenario the difference in forget rate. Per family and
+overall, the mean difference gets a bootstrap interval that resamples scenarios (the
+pairing is kept: a drawn scenario brings both models' runs) and then runs within each
+scenario. Several families are tested at once, so each interval is widened by
+Bonferroni: confidence 1 - (1 - C) / number of checks.
+
+Verdict per check: regression when the whole interval lies above the margin; pass when
+it lies at or below it; inconclusive when it straddles it. Overall: regression if any
+check regressed, pass if all passed, else inconclusive.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+from analysis.bootstrap import Estimate, interval
+from analysis.metrics import OVERALL, per_run
+
+PASS, REGRESSION, INCONCLUSIVE = "pass", "regression", "inconclusive"
+MIN_BATCHES = 5
+EXIT_CODES = {PASS: 0, REGRESSION: 1, INCONCLUSIVE: 3}
+
+
+class GateError(ValueError):
+    """The two run folders cannot be compared; the message says why."""
+
+
+@dataclass(frozen=True)
+class Check:
+    family: str
+    measure: str  # "excess" or "forget"
+    scenarios: int
+    difference: Estimate  # candidate minus baseline, mean over scenarios
+    verdict: str
+
+
+@dataclass(frozen=True)
+class GateResult:
+    baseline: str
+    candidate: str
+    margin: float
+    confidence: float
+    check_confidence: float
+    checks: list[Check]
+    per_scenario: pd.DataFrame  # scenario-level differences, for reports
+    skipped: list[str]  # scenarios run by only one side
+
+    @property
+    def verdict(self) -> str:
+        verdicts = {c.verdict for c in self.checks}
+        if REGRESSION in verdicts:
+            return REGRESSION
+        if verdicts == {PASS}:
+            return PASS
+        return INCONCLUSIVE
+
+    @property
+    def exit_code(self) -> int:
+        return EXIT_CODES[self.verdict]
+
+
+def _single_model(events: pd.DataFrame, side: str) -> str:
+    pairs = events[["model", "harness"]].drop_duplicates()
+    if len(pairs) != 1:
+        found = ", ".join(f"{m} ({h})" for m, h in pairs.itertuples(index=False))
+        raise GateError(
+            f"the {side} runs must come from one model and harness; found: {found or 'none'}"
+        )
+    model, harness = pairs.iloc[0]
+    return model if harness == "minimal" else f"{model} / {harness}"
+
+
+def _runs(events: pd.DataFrame) -> pd.DataFrame:
+    runs = per_run(events, max_lag=1)
+    runs["kind"] = runs["scenario"].map(
+        events.drop_duplicates("scenario").set_index("scenario")["kind"]
+    )
+    return runs
+
+
+@dataclass
+class _Unit:
+    family: str
+    measure: str
+    scenario: str
+    # per side: list of (values (n_runs, 2): numerator, denominator) per part; the
+    # statistic is rate(part 0) - rate(part 1) (excess) or rate(part 0) (forget)
+    parts: dict[str, list[np.ndarray]]
+
+
+def _rate_draws(values: np.ndarray, draws: int, rng: np.random.Generator) -> np.ndarray:
+    k = len(values)
+    picks = rng.integers(0, k, size=(draws, k))
+    num, den = values[picks, 0].sum(1), values[picks, 1].sum(1)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return np.where(den > 0, num / np.maximum(den, 1), np.nan)
+
+
+def _rate(values: np.ndarray) -> float:
+    return values[:, 0].sum() / values[:, 1].sum() if values[:, 1].sum() > 0 else np.nan
+
+
+def _units(base: pd.DataFrame, cand: pd.DataFrame) -> tuple[list[_Unit], list[str]]:
+    shared = sorted(set(base["scenario"]) & set(cand["scenario"]))
+    skipped = sorted(set(base["scenario"]) ^ set(cand["scenario"]))
+    units = []
+    info = base.drop_duplicates("scenario").set_index("scenario")
+    for s in shared:
+        row = info.loc[s]
+        if row["arm"] != "treatment":
+            continue
+
+        def arr(runs, scenario, num, den):
+            r = runs[runs["scenario"] == scenario]
+            return r[[num, den]].to_numpy(float)
+
+        if row["kind"] == "standing":
+            parts = {
+                side: [arr(r, s, "forgot", "rq_poss")]
+                for side, r in (("base", base), ("cand", cand))
+            }
+            units.append(_Unit(row["family"], "forget", s, parts))
+            continue
+        control = row["control"]
+        if not isinstance(control, str) or control not in shared:
+            skipped.append(s)
+            continue
+        parts = {
+            side: [arr(r, s, "t_unreq", "t_opp"), arr(r, control, "c_unreq", "c_opp")]
+            for side, r in (("base", base), ("cand", cand))
+        }
+        units.append(_Unit(row["family"], "excess", s, parts))
+    return units, sorted(set(skipped))
+
+
+def _unit_stat(parts: list[np.ndarray], draws: int | None, rng) -> np.ndarray | float:
+    if draws is None:
+        rates = [_rate(p) for p in parts]
+    else:
+        rates = [_rate_draws(p, draws, rng) for p in parts]
+    return rates[0] - rates[1] if len(rates) == 2 else rates[0]
+
+
+def gate(
+    baseline_events: pd.DataFrame,
+    candidate_events: pd.DataFrame,
+    *,
+    margin: float = 0.05,
+    confidence: float = 0.95,
+    draws: int = 2000,
+    seed: int = 0,
+) -> GateResult:
+    base_label = _single_model(baseline_events, "baseline")
+    cand_label = _single_model(candidate_events, "candidate")
+    base, cand = _runs(baseline_events), _runs(candidate_events)
+    units, skipped = _units(base, cand)
+    if not units:
+        raise GateError(
+            "no treatment scenario was run by both sides (with its control); "
+            "run the same scenarios with both models"
+        )
+    rng = np.random.default_rng(seed)
+    point = np.array(
+        [
+            _unit_stat(u.parts["cand"], None, rng) - _unit_stat(u.parts["base"], None, rng)
+            for u in units
+        ]
+    )
+    reps = np.stack(
+        [
+            _unit_stat(u.parts["cand"], draws, rng) - _unit_stat(u.parts["base"], draws, rng)
+            for u in units
+        ],
+        axis=1,
+    )  # (draws, units)
+    keys = sorted({(u.family, u.measure) for u in units})
+    checks_keys = keys + sorted({(OVERALL, m) for _, m in keys})
+    check_conf = 1 - (1 - confidence) / len(checks_keys)
+    checks = []
+    for family, measure in checks_keys:
+        idx = np.array(
+            [
+                i
+                for i, u in enumerate(units)
+                if u.measure == measure and (family == OVERALL or u.family == family)
+            ]
+        )
+        # Stage 1: draw scenarios with replacement (weights); stage 2 is in `reps`.
+        weights = rng.multinomial(len(idx), np.full(len(idx), 1 / len(idx)), size=draws)
+        values = reps[:, idx]
+        ok = np.isfinite(values)
+        w = np.where(ok, weights, 0)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            means = (np.where(ok, values, 0) * w).sum(1) / w.sum(1)
+        observed = point[idx]
+        centre = float(np.nanmean(observed)) if np.isfinite(observed).any() else np.nan
+        est = interval(centre, means, check_conf)
+        checks.append(Check(family, measure, len(idx), est, _verdict(est, margin)))
+    table = pd.DataFrame(
+        {
+            "family": [u.family for u in units],
+            "measure": [u.measure for u in units],
+            "scenario": [u.scenario for u in units],
+            "difference": point,
+        }
+    )
+    return GateResult(
+        base_label, cand_label, margin, confidence, check_conf, checks, table, skipped
+    )
+
+
+def _verdict(est: Estimate, margin: float) -> str:
+    if np.isnan(est.value):
+        return INCONCLUSIVE
+    if est.low > margin:
+        return REGRESSION
+    if est.high <= margin:
+        return PASS
+    return INCONCLUSIVE
+
+
+def confidence_sequence(x: np.ndarray, alpha: float, t_star: int) -> tuple[float, float, float]:
+    """Mean and a time-uniform interval for i.i.d. observations `x` (one per batch).
+
+    The asymptotic confidence sequence of Waudby-Smith et al. (2021, "Time-uniform
+    central limit theory"): valid simultaneously at every look, so the verdict may be
+    checked after every batch. `t_star` is the number of batches it is tightest at.
+    """
+    x = x[np.isfinite(x)]
+    t = len(x)
+    # The variance is estimated from the batches, so a handful are needed before the
+    # interval means anything: no decision before MIN_BATCHES.
+    if t < MIN_BATCHES:
+        return (float(x.mean()) if t else float("nan")), float("-inf"), float("inf")
+    sigma = max(float(x.std(ddof=1)), 1e-3)
+    rho2 = (-2 * np.log(alpha) + np.log(-2 * np.log(alpha) + 1)) / max(t_star, 1)
+    width = sigma * np.sqrt(
+        2 * (t * rho2 + 1) / (t**2 * rho2) * np.log(np.sqrt(t * rho2 + 1) / alpha)
+    )
+    mean = float(x.mean())
+    return mean, mean - width, mean + width
+
+
+def sequential_gate(
+    baseline_events: pd.DataFrame,
+    candidate_events: pd.DataFrame,
+    *,
+    batch: int,
+    max_batches: int,
+    margin: float = 0.05,
+    confidence: float = 0.95,
+) -> GateResult:
+    """Gate after any number of batches of `batch` repeats, valid under repeated looks:
+    each batch gives one scenario-level mean difference per check, and a confidence
+    sequence over batches decides."""
+    base_label = _single_model(baseline_events, "baseline")
+    cand_label = _single_model(candidate_events, "candidate")
+    n_batches = int(
+        max(baseline_events["repeat"].max(), candidate_events["repeat"].max()) // batch + 1
+    )
+    per_batch = []
+    base_batch = baseline_events["repeat"] // batch
+    cand_batch = candidate_events["repeat"] // batch
+    for b in range(n_batches):
+        units, skipped = _units(
+            _runs(baseline_events[base_batch == b]), _runs(candidate_events[cand_batch == b])
+        )
+        rng = np.random.default_rng(0)
+        per_batch.append({})
+        for u in units:
+            d = _unit_stat(u.parts["cand"], None, rng) - _unit_stat(u.parts["base"], None, rng)
+            for key in ((u.family, u.measure), (OVERALL, u.measure)):
+                per_batch[-1].setdefault(key, []).append(d)
+    keys = sorted({k for b in per_batch for k in b if k[0] != OVERALL})
+    keys += sorted({k for b in per_batch for k in b if k[0] == OVERALL})
+    if not keys:
+        raise GateError("no treatment scenario was run by both sides (with its control)")
+    check_conf = 1 - (1 - confidence) / len(keys)
+    checks = []
+    for key in keys:
+        x = np.array(
+            [
+                np.nanmean(b[key]) if b.get(key) and np.isfinite(b[key]).any() else np.nan
+                for b in per_batch
+            ]
+        )
+        mean, low, high = confidence_sequence(x, 1 - check_conf, t_star=max_batches // 2)
+        est = Estimate(mean, low, high)
+        scenarios = max((len(b.get(key, [])) for b in per_batch), default=0)
+        checks.append(Check(key[0], key[1], scenarios, est, _verdict(est, margin)))
+    return GateResult(
+        base_label, cand_label, margin, confidence, check_conf, checks, pd.DataFrame(), skipped
+    )

@@ -1,0 +1,142 @@
+"""`stickiness gate` and `stickiness compare`: is the candidate a regression?"""
+
+from __future__ import annotations
+
+import argparse
+import math
+from pathlib import Path
+
+from rich import box
+from rich.console import Console
+from rich.markup import escape
+from rich.table import Table
+
+from agents.models import CallOptions, ModelSpec, check_model
+from agents.runner import RunOptions, plan_runs, run_all
+from agents.trajectory import iter_records
+from analysis.gate import REGRESSION, GateResult, gate, sequential_gate
+from analysis.observe import observe
+from scenarios import load_scenarios
+
+VERDICT_STYLE = {"pass": "green", "regression": "bold red", "inconclusive": "yellow"}
+
+
+def gate_table(result: GateResult) -> Table:
+    table = Table(
+        title=f"Gate: {result.candidate} against {result.baseline} "
+        f"(margin {result.margin:+.0%}, {result.check_confidence:.1%} per check)",
+        box=box.SIMPLE_HEAD,
+        pad_edge=False,
+    )
+    for name in ("family", "measure", "scenarios", "candidate - baseline", "verdict"):
+        table.add_column(name, justify="right" if name in ("scenarios",) else "left")
+    for c in result.checks:
+        d = c.difference
+        diff = "n/a" if math.isnan(d.value) else f"{d.value:+.0%} [{d.low:+.0%}, {d.high:+.0%}]"
+        table.add_row(
+            c.family,
+            c.measure,
+            str(c.scenarios),
+            diff,
+            f"[{VERDICT_STYLE[c.verdict]}]{c.verdict}[/]",
+        )
+    return table
+
+
+def print_gate(console: Console, result: GateResult) -> None:
+    console.print(gate_table(result))
+    for s in result.skipped:
+        console.print(
+            f"[yellow]skipped[/yellow] {escape(s)}: not run by both sides "
+            "(or its control is missing)"
+        )
+    style = VERDICT_STYLE[result.verdict]
+    console.print(f"verdict: [{style}]{result.verdict}[/] (exit code {result.exit_code})")
+
+
+def _events(run_dir: str):
+    path = Path(run_dir)
+    return observe(iter_records(path / "trajectories.jsonl" if path.is_dir() else path))
+
+
+def cmd_gate(args: argparse.Namespace, console: Console) -> int:
+    result = gate(
+        _events(args.baseline),
+        _events(args.candidate),
+        margin=args.margin,
+        confidence=args.confidence,
+        draws=args.draws,
+    )
+    print_gate(console, result)
+    return result.exit_code
+
+
+def cmd_compare(args: argparse.Namespace, console: Console, default_scenarios) -> int:
+    """Run baseline and candidate on the same scenarios and seeds, then gate. With
+    --until-decided, repeats are added in batches until the verdict is decided."""
+    call = CallOptions(timeout=args.timeout, max_retries=args.max_retries)
+    specs = {
+        "baseline": check_model(args.baseline, call),
+        "candidate": check_model(args.candidate, call),
+    }
+    scenarios = load_scenarios(args.scenarios or [default_scenarios])
+    out = Path(args.out)
+    options = RunOptions(call=call)
+    batch = args.repeats
+    done, result = 0, None
+    limit = args.max_runs if args.until_decided else batch
+    while done < limit:
+        step = min(batch, limit - done)
+        for side, spec in specs.items():
+            plan = plan_runs(scenarios, [spec], done + step, args.seed)
+            todo = [s for s in plan if s.repeat >= done]
+            with console.status(f"{side}: {spec} repeats {done + 1}..{done + step}"):
+                run_all(
+                    todo, out / side / "trajectories.jsonl", options, concurrency=args.concurrency
+                )
+        done += step
+        base, cand = _events(out / "baseline"), _events(out / "candidate")
+        if args.until_decided:
+            # Looking after every batch: only a confidence sequence stays valid.
+            result = sequential_gate(
+                base,
+                cand,
+                batch=batch,
+                max_batches=max(1, args.max_runs // batch),
+                margin=args.margin,
+                confidence=args.confidence,
+            )
+        else:
+            result = gate(
+                base, cand, margin=args.margin, confidence=args.confidence, draws=args.draws
+            )
+        console.print(f"after {done} repeats per scenario: {result.verdict}")
+        if not args.until_decided or result.verdict != "inconclusive":
+            break
+    print_gate(console, result)
+    if args.until_decided:
+        saved = (args.max_runs - done) * len(scenarios) * 2
+        console.print(
+            f"stopped after {done} of at most {args.max_runs} repeats per scenario: "
+            f"{saved} runs saved"
+        )
+    return result.exit_code
+
+
+def add_gate_options(p: argparse.ArgumentParser) -> None:
+    p.add_argument(
+        "--margin",
+        type=float,
+        default=0.05,
+        help="allowed increase, as a rate (default 0.05 = 5 points)",
+    )
+    p.add_argument(
+        "--confidence",
+        type=float,
+        default=0.95,
+        help="overall confidence, split over the checks (default 0.95)",
+    )
+    p.add_argument("--draws", type=int, default=2000, help="bootstrap replicates")
+
+
+__all__ = ["REGRESSION", "add_gate_options", "cmd_compare", "cmd_gate", "print_gate", "ModelSpec"]
