@@ -299,3 +299,39 @@ def sequential_gate(
     return GateResult(
         base_label, cand_label, margin, confidence, check_conf, checks, pd.DataFrame(), skipped
     )
+
+
+def _faults_per_run(events: pd.DataFrame) -> np.ndarray:
+    """(n_runs, 2): faults (unrequested, violations, forgotten) and chances per run."""
+    ev = events[events["probed"] & (events["status"] == "ok")]
+    chance = ev["opportunity"] | (ev["possible"] & (ev["forbidden"] | ev["required"]))
+    fault = ev["unrequested"] | ev["violation"] | ev["forgotten"]
+    frame = pd.DataFrame({"run_id": ev["run_id"], "fault": fault, "chance": chance})
+    return frame.groupby("run_id")[["fault", "chance"]].sum().to_numpy(float)
+
+
+def scenario_check(
+    baseline_events: pd.DataFrame,
+    candidate_events: pd.DataFrame,
+    scenario: str,
+    *,
+    margin: float = 0.05,
+    confidence: float = 0.95,
+    draws: int = 2000,
+    seed: int = 0,
+) -> Check | None:
+    """One scenario, candidate against baseline: the difference in fault rate (faults
+    per turn where one could happen), with a run-level bootstrap interval. None when
+    the baseline never ran the scenario."""
+    base = baseline_events[baseline_events["scenario"] == scenario]
+    cand = candidate_events[candidate_events["scenario"] == scenario]
+    if base.empty or cand.empty:
+        return None
+    rng = np.random.default_rng(seed)
+    b, c = _faults_per_run(base), _faults_per_run(cand)
+    if len(b) == 0 or len(c) == 0:
+        return None
+    reps = _rate_draws(c, draws, rng) - _rate_draws(b, draws, rng)
+    est = interval(_rate(c) - _rate(b), reps, confidence)
+    family = str(cand["family"][cand["probed"]].iloc[0]) if cand["probed"].any() else ""
+    return Check(family, "fault rate", 1, est, _verdict(est, margin))

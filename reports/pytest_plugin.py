@@ -14,7 +14,8 @@ import pytest
 
 from agents.models import ModelSpec, ModelSpecError, check_model
 from agents.runner import plan_runs, run_one
-from agents.trajectory import Trajectory, append_trajectory
+from agents.trajectory import Trajectory, TrajectoryError, append_trajectory, iter_records
+from analysis.gate import REGRESSION, scenario_check
 from analysis.observe import observe
 from reports.html import write_report
 from scenarios import Scenario, ScenarioError, load_scenario
@@ -55,6 +56,20 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         "--seed", type=int, default=0, dest="stickiness_seed", help="base seed (default 0)"
     )
     group.addoption(
+        "--baseline",
+        metavar="RUN_DIR",
+        dest="stickiness_baseline",
+        help="gate against a baseline run folder: fail the scenarios whose "
+        "fault rate rose above the margin (instead of --max-unrequested)",
+    )
+    group.addoption(
+        "--margin",
+        type=float,
+        default=0.05,
+        dest="stickiness_margin",
+        help="with --baseline: allowed rise in fault rate (default 0.05)",
+    )
+    group.addoption(
         "--stickiness-out",
         metavar="DIR",
         dest="stickiness_out",
@@ -71,9 +86,21 @@ def pytest_configure(config: pytest.Config) -> None:
         raise pytest.UsageError("--repeats must be at least 1")
     if not 0 <= config.option.stickiness_max_unrequested <= 1:
         raise pytest.UsageError("--max-unrequested must be a rate from 0 to 1")
+    baseline = None
+    if config.option.stickiness_baseline:
+        path = Path(config.option.stickiness_baseline)
+        try:
+            baseline = observe(iter_records(path / "trajectories.jsonl" if path.is_dir() else path))
+        except TrajectoryError as exc:
+            raise pytest.UsageError(f"--baseline: {exc}") from None
     stamp = datetime.now(UTC).strftime("%Y%m%d-%H%M%S")
     out = config.option.stickiness_out or config.rootpath / "stickiness-runs" / f"pytest-{stamp}"
-    config.stash[_state] = {"models": models, "run_dir": Path(out), "trajectories": []}
+    config.stash[_state] = {
+        "models": models,
+        "run_dir": Path(out),
+        "trajectories": [],
+        "baseline": baseline,
+    }
 
 
 def pytest_collect_file(file_path: Path, parent: pytest.Collector) -> pytest.Collector | None:
@@ -138,7 +165,23 @@ class ScenarioItem(pytest.Item):
             raise StickinessFailure(
                 f"{len(failed)} of {len(runs)} runs failed; first: {failed[0].error}"
             )
-        self._check(runs, opt.stickiness_max_unrequested)
+        if state["baseline"] is not None:
+            self._gate(state["baseline"], runs, opt.stickiness_margin)
+        else:
+            self._check(runs, opt.stickiness_max_unrequested)
+
+    def _gate(self, baseline, runs: list[Trajectory], margin: float) -> None:
+        check = scenario_check(baseline, observe(runs), self.scenario.id, margin=margin)
+        if check is None:
+            pytest.skip(f"the baseline has no runs of {self.scenario.id}")
+        d = check.difference
+        self.user_properties += [("difference", d.value), ("low", d.low), ("high", d.high)]
+        if check.verdict == REGRESSION:
+            raise StickinessFailure(
+                f"{self.model} regressed on {self.scenario.id} (family {check.family}): "
+                f"fault rate {d.value:+.0%} [{d.low:+.0%}, {d.high:+.0%}] against the "
+                f"baseline, above the margin of {margin:+.0%}"
+            )
 
     def _check(self, runs: list[Trajectory], threshold: float) -> None:
         events = observe(runs)

@@ -61,3 +61,48 @@ def test_forgetful_fails_the_standing_rule(pytester: pytest.Pytester, scenario_c
     )
     result.assert_outcomes(failed=1)
     result.stdout.fnmatch_lines(["*repeat *, turn * (forgot a standing rule)*"])
+
+
+def test_baseline_gate_inside_pytest_with_junitxml(
+    pytester: pytest.Pytester, scenario_copy, monkeypatch
+):
+    from reports.cli import main
+
+    monkeypatch.chdir(pytester.path)
+    assert (
+        main(
+            [
+                "run",
+                "--model",
+                "sim:steady",
+                "--repeats",
+                "5",
+                "--out",
+                "base",
+                "--scenarios",
+                "scenarios",
+            ]
+        )
+        == 0
+    )
+    result = pytester.runpytest_subprocess(
+        "scenarios/",
+        "--model",
+        "sim:sticky?persist=1&decay=1",
+        "--baseline",
+        "base",
+        "--stickiness-out",
+        "out",
+        "--junitxml",
+        "junit.xml",
+    )
+    outcomes = result.parseoutcomes()
+    assert outcomes.get("failed", 0) >= 1
+    result.stdout.fnmatch_lines(
+        [
+            "*regressed on commit-once-then-edits (family commit): fault rate +* against the "
+            "baseline, above the margin of +5%*",
+        ]
+    )
+    junit = (pytester.path / "junit.xml").read_text()
+    assert "<failure" in junit and "regressed on" in junit

@@ -1,0 +1,171 @@
+"""The regression gate: verdicts, forgetting, multiple families, sequential looks."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from factories import trajectory, turn
+
+from analysis.gate import (
+    EXIT_CODES,
+    GateError,
+    confidence_sequence,
+    gate,
+    scenario_check,
+    sequential_gate,
+)
+from analysis.observe import observe
+from reports.cli import main
+
+
+def side(model: str, carries, forgets, repeats: int = 8, offset: int = 0):
+    runs = []
+    for i in range(repeats):
+        r = offset + i
+        runs.append(
+            trajectory(
+                f"{model}-t{r}",
+                [
+                    turn(1, requests=["commit"], commits=1),
+                    turn(2, commits=int(carries(i))),
+                    turn(3),
+                ],
+                model=model,
+                control="c",
+                repeat=r,
+            )
+        )
+        runs.append(
+            trajectory(
+                f"{model}-c{r}",
+                [turn(1), turn(2), turn(3)],
+                model=model,
+                scenario="c",
+                arm="control",
+                repeat=r,
+            )
+        )
+        runs.append(
+            trajectory(
+                f"{model}-s{r}",
+                [turn(1, requires=["commit"], commits=1), turn(2, commits=int(not forgets(i)))],
+                model=model,
+                scenario="s",
+                kind="standing",
+                control="c",
+                repeat=r,
+            )
+        )
+    return observe(runs)
+
+
+def never(_):
+    return False
+
+
+def always(_):
+    return True
+
+
+def test_a_sticky_candidate_is_a_regression():
+    result = gate(side("sim:a", never, never), side("sim:b", always, never), draws=500)
+    assert result.verdict == "regression" and result.exit_code == EXIT_CODES["regression"] == 1
+    excess = next(c for c in result.checks if c.family == "commit" and c.measure == "excess")
+    assert excess.difference.value == pytest.approx(0.5)  # carried at turn 2, not turn 3
+    assert excess.verdict == "regression"
+
+
+def test_the_same_behaviour_passes():
+    result = gate(side("sim:a", never, never), side("sim:b", never, never), draws=500)
+    assert result.verdict == "pass" and result.exit_code == 0
+
+
+def test_forgetting_cannot_pass():
+    result = gate(side("sim:a", never, never), side("sim:b", never, always), draws=500)
+    forget = next(c for c in result.checks if c.family == "commit" and c.measure == "forget")
+    assert forget.verdict == "regression" and result.verdict == "regression"
+
+
+def test_noisy_small_differences_are_inconclusive_and_intervals_are_corrected():
+    base = side("sim:a", lambda i: i % 4 == 0, never)
+    cand = side("sim:b", lambda i: i % 3 == 0, never)
+    result = gate(base, cand, draws=500)
+    assert result.verdict in ("inconclusive", "pass")
+    assert result.check_confidence == pytest.approx(1 - 0.05 / len(result.checks))
+    assert result.exit_code in (0, 3)
+
+
+def test_runs_of_several_models_on_one_side_are_refused():
+    mixed = side("sim:a", never, never)
+    mixed = mixed.assign(model=np.where(mixed.index % 2 == 0, "sim:a", "sim:x"))
+    with pytest.raises(GateError, match="one model and harness"):
+        gate(mixed, side("sim:b", never, never))
+
+
+def test_confidence_sequence_waits_for_enough_batches_and_then_narrows():
+    rng = np.random.default_rng(0)
+    x = rng.normal(0.3, 0.2, size=40)
+    assert confidence_sequence(x[:4], 0.05, 20)[1] == -np.inf
+    _, low10, high10 = confidence_sequence(x[:10], 0.05, 20)
+    _, low40, high40 = confidence_sequence(x, 0.05, 20)
+    assert low10 < 0.3 < high10 and (high40 - low40) < (high10 - low10)
+    # Valid at every look: over many sequences, the truth stays inside at all times
+    misses = 0
+    for seed in range(200):
+        y = np.random.default_rng(seed).normal(0.0, 1.0, size=30)
+        for t in range(5, 31):
+            _, lo, hi = confidence_sequence(y[:t], 0.05, 15)
+            if not lo <= 0 <= hi:
+                misses += 1
+                break
+    assert misses / 200 <= 0.08
+
+
+def test_sequential_gate_decides_from_batches():
+    base = side("sim:a", never, never, repeats=8)
+    cand = side("sim:b", always, never, repeats=8)
+    result = sequential_gate(base, cand, batch=1, max_batches=8)
+    assert result.verdict == "regression"
+    early = sequential_gate(
+        base[base["repeat"] < 3], cand[cand["repeat"] < 3], batch=1, max_batches=8
+    )
+    assert early.verdict == "inconclusive"  # too few batches to decide anything
+
+
+def test_scenario_check_names_family_and_difference():
+    check = scenario_check(
+        side("sim:a", never, never), side("sim:b", always, never), "s1", draws=300
+    )
+    assert check.family == "commit" and check.verdict == "regression"
+    assert check.difference.value > 0.4
+    assert (
+        scenario_check(side("sim:a", never, never), side("sim:b", never, never), "missing") is None
+    )
+
+
+def test_gate_command_exit_codes(tmp_path, monkeypatch, commit_folder, capsys):
+    monkeypatch.chdir(tmp_path)
+    for model, out in (("sim:steady", "base"), ("sim:sticky?persist=1&decay=1", "sticky")):
+        assert (
+            main(
+                [
+                    "run",
+                    "--model",
+                    model,
+                    "--repeats",
+                    "4",
+                    "--out",
+                    out,
+                    "--scenarios",
+                    str(commit_folder),
+                ]
+            )
+            == 0
+        )
+    capsys.readouterr()
+    assert main(["gate", "--baseline", "base", "--candidate", "sticky"]) == 1
+    out = capsys.readouterr().out
+    assert "regression" in out and "verdict: regression (exit code 1)" in out
+    # Against itself: never a regression; 4 repeats cannot prove a pass within 5 points.
+    assert main(["gate", "--baseline", "base", "--candidate", "base"]) == 3
+    assert main(["gate", "--baseline", "base", "--candidate", "nowhere"]) == 2
