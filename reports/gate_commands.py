@@ -13,9 +13,10 @@ from rich.table import Table
 
 from agents.models import CallOptions, ModelSpec, check_model
 from agents.runner import RunOptions, plan_runs, run_all
-from agents.trajectory import iter_records
+from agents.trajectory import iter_records, read_trajectories
 from analysis.gate import REGRESSION, GateResult, gate, sequential_gate
 from analysis.observe import observe
+from reports.html import write_report
 from scenarios import load_scenarios
 
 VERDICT_STYLE = {"pass": "green", "regression": "bold red", "inconclusive": "yellow"}
@@ -114,6 +115,12 @@ def cmd_compare(args: argparse.Namespace, console: Console, default_scenarios) -
         if not args.until_decided or result.verdict != "inconclusive":
             break
     print_gate(console, result)
+    both = [
+        *read_trajectories(out / "baseline" / "trajectories.jsonl")[0],
+        *read_trajectories(out / "candidate" / "trajectories.jsonl")[0],
+    ]
+    report = write_report(both, out / "report.html", baseline=str(specs["baseline"]))
+    console.print(f"report: {escape(str(report.resolve()))}")
     if args.until_decided:
         saved = (args.max_runs - done) * len(scenarios) * 2
         console.print(

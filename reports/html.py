@@ -10,6 +10,7 @@ from jinja2 import Environment, PackageLoader, select_autoescape
 
 from agents.trajectory import Trajectory
 from analysis import similarity
+from analysis.gate import GateError, GateResult, gate
 from analysis.metrics import OVERALL, ModelMetrics, analyse, per_phrasing, per_scenario
 from analysis.observe import observe
 from analysis.policy import Policy
@@ -72,11 +73,32 @@ def _headline_rows(models: list[ModelMetrics]) -> list[dict]:
     return rows
 
 
+def _two_model_gate(
+    events: pd.DataFrame, models: list[ModelMetrics], baseline: str | None
+) -> GateResult | None:
+    """With exactly two models, the gate's verdict: the named baseline (else the first
+    in order) against the other."""
+    if len(models) != 2:
+        return None
+    first, second = models
+    if baseline is not None and second.model == baseline:
+        first, second = second, first
+
+    def of(m: ModelMetrics) -> pd.DataFrame:
+        return events[(events["model"] == m.model) & (events["harness"] == m.harness)]
+
+    try:
+        return gate(of(first), of(second))
+    except GateError:
+        return None
+
+
 def render_report(
     trajectories: list[Trajectory],
     *,
     title: str = "Stickiness report",
     policy: Policy | None = None,
+    baseline: str | None = None,
 ) -> str:
     events = observe(trajectories, policy)
     models = analyse(events) if not events.empty else []
@@ -94,6 +116,7 @@ def render_report(
         for a, b in similarity.pairs(models)[:MAX_PAIRS]
     ]
     distances = similarity.distance_matrix(models) if len(models) >= 3 else None
+    gate_result = _two_model_gate(events, models, baseline)
     return _env.get_template("report.html.j2").render(
         title=title,
         generated=datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC"),
@@ -105,6 +128,7 @@ def render_report(
         phrasing_figure=figures.by_phrasing(phrasing),
         comparisons=comparisons,
         distances=distances,
+        gate=gate_result,
         scenario_rows=scenarios.to_dict("records"),
         scenario_meta={t.scenario: t for t in trajectories},
         runs=_runs_view(trajectories, events) if not events.empty else [],

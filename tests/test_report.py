@@ -138,3 +138,10 @@ def test_report_with_three_models_shows_the_figures_and_the_differences():
         assert f'alt="{alt}' in html
     assert "How the models differ" in html and "Profile distance" in html
     assert html.count("where they differ most") == 3  # every pair of three models
+
+
+def test_two_models_get_the_gate_verdict_in_the_report():
+    runs = _model_runs("sim:a", False, False) + _model_runs("sim:b", True, False)
+    html = render_report(runs, baseline="sim:a")
+    assert "Gate: sim:b against sim:a" in html
+    assert "regression" in html
