@@ -6,7 +6,8 @@ Fixed design, each trial with fresh seeds: sim:steady against sim:steady (regres
 at most 5% of trials), a sticky candidate (persist 0.5) against steady (regression in at
 least 95%), sim:forgetful against steady (caught by the forget-rate check). Sequential
 mode (batches of one repeat, looked at after every batch): the same error rates, and
-the repeats used against the fixed design's. Runs the commit scenarios of the library.
+the repeats used against the fixed design's. Runs the library's scenarios of the chosen
+families (default: commit).
 """
 
 from __future__ import annotations
@@ -94,8 +95,15 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=6)
     parser.add_argument("--seq-trials", type=int, default=20)
     parser.add_argument("--max-batches", type=int, default=20)
+    parser.add_argument(
+        "--families",
+        nargs="+",
+        default=["commit"],
+        help="scenario families of the library to run (default commit)",
+    )
     args = parser.parse_args()
-    scenarios = [s for s in load_scenarios([builtin_scenario_dir()]) if s.id in IDS]
+    scenarios = [s for s in load_scenarios([builtin_scenario_dir()]) if s.family in args.families]
+    print(f"{len(scenarios)} scenarios: {', '.join(args.families)}")
     started = time.perf_counter()
     with tempfile.TemporaryDirectory() as tmp:
         fixed(scenarios, args.trials, args.repeats, Path(tmp))
