@@ -86,3 +86,46 @@ def trajectory(
         status=status,
         turns=turns,
     )
+
+
+def three_scenario_runs(model: str, carries, forgets, repeats: int = 4) -> list[Trajectory]:
+    """A one-off treatment `s1`, its control `c` and a standing-rule scenario `s` per
+    repeat; `carries(i)` / `forgets(i)` say whether run i commits unasked at turn 2 /
+    breaks the standing rule."""
+    runs = []
+    for i in range(repeats):
+        runs.append(
+            trajectory(
+                f"{model}-t{i}",
+                [
+                    turn(1, requests=["commit"], commits=1),
+                    turn(2, commits=int(carries(i))),
+                    turn(3),
+                ],
+                model=model,
+                control="c",
+                repeat=i,
+            )
+        )
+        runs.append(
+            trajectory(
+                f"{model}-c{i}",
+                [turn(1), turn(2), turn(3)],
+                model=model,
+                scenario="c",
+                arm="control",
+                repeat=i,
+            )
+        )
+        runs.append(
+            trajectory(
+                f"{model}-s{i}",
+                [turn(1, requires=["commit"], commits=1), turn(2, commits=int(not forgets(i)))],
+                model=model,
+                scenario="s",
+                kind="standing",
+                control="c",
+                repeat=i,
+            )
+        )
+    return runs

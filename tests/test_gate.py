@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from factories import trajectory, turn
+from factories import three_scenario_runs
 
 from analysis.gate import (
     EXIT_CODES,
@@ -18,45 +18,8 @@ from analysis.observe import observe
 from reports.cli import main
 
 
-def side(model: str, carries, forgets, repeats: int = 8, offset: int = 0):
-    runs = []
-    for i in range(repeats):
-        r = offset + i
-        runs.append(
-            trajectory(
-                f"{model}-t{r}",
-                [
-                    turn(1, requests=["commit"], commits=1),
-                    turn(2, commits=int(carries(i))),
-                    turn(3),
-                ],
-                model=model,
-                control="c",
-                repeat=r,
-            )
-        )
-        runs.append(
-            trajectory(
-                f"{model}-c{r}",
-                [turn(1), turn(2), turn(3)],
-                model=model,
-                scenario="c",
-                arm="control",
-                repeat=r,
-            )
-        )
-        runs.append(
-            trajectory(
-                f"{model}-s{r}",
-                [turn(1, requires=["commit"], commits=1), turn(2, commits=int(not forgets(i)))],
-                model=model,
-                scenario="s",
-                kind="standing",
-                control="c",
-                repeat=r,
-            )
-        )
-    return observe(runs)
+def side(model: str, carries, forgets, repeats: int = 8):
+    return observe(three_scenario_runs(model, carries, forgets, repeats))
 
 
 def never(_):

@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from html.parser import HTMLParser
 
-from factories import trajectory, turn
+from factories import three_scenario_runs, trajectory, turn
 
 from reports.html import render_report
 
@@ -69,39 +69,7 @@ def test_report_labels_simulated_models_and_shows_runs(commit_scenarios):
 
 
 def _model_runs(model: str, carry: bool, forget: bool) -> list:
-    runs = []
-    for i in range(4):
-        runs.append(
-            trajectory(
-                f"{model}-t{i}",
-                [turn(1, requests=["commit"], commits=1), turn(2, commits=int(carry)), turn(3)],
-                model=model,
-                control="c",
-                repeat=i,
-            )
-        )
-        runs.append(
-            trajectory(
-                f"{model}-c{i}",
-                [turn(1), turn(2), turn(3)],
-                model=model,
-                scenario="c",
-                arm="control",
-                repeat=i,
-            )
-        )
-        runs.append(
-            trajectory(
-                f"{model}-s{i}",
-                [turn(1, requires=["commit"], commits=1), turn(2, commits=int(not forget))],
-                model=model,
-                scenario="s",
-                kind="standing",
-                control="c",
-                repeat=i,
-            )
-        )
-    return runs
+    return three_scenario_runs(model, lambda _: carry, lambda _: forget)
 
 
 def test_similarity_of_behaviour_profiles():

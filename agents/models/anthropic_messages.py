@@ -8,7 +8,7 @@ import json
 import anthropic
 
 from agents.models.base import ModelReply, Usage
-from agents.models.remote import RemoteModel, RemoteSettings
+from agents.models.remote import RemoteModel
 
 DEFAULT_MAX_TOKENS = 4096
 CACHE = {"type": "ephemeral"}
@@ -86,14 +86,7 @@ def tools_for_anthropic(tools: list[dict]) -> list[dict]:
 class AnthropicMessagesModel(RemoteModel):
     sdk_errors = (anthropic.APIStatusError, anthropic.APIError)
 
-    @staticmethod
-    def make_client(settings: RemoteSettings) -> anthropic.Anthropic:
-        return anthropic.Anthropic(
-            api_key=settings.api_key,
-            base_url=settings.base_url,
-            timeout=settings.options.timeout,
-            max_retries=settings.options.max_retries,
-        )
+    client_class = anthropic.Anthropic
 
     def request(self, messages: list[dict], tools: list[dict]) -> dict:
         system, converted = to_anthropic(messages)

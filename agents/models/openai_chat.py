@@ -10,7 +10,7 @@ import openai
 from openai.types.chat import ChatCompletion
 
 from agents.models.base import ModelCallError, ModelReply, Usage
-from agents.models.remote import RemoteModel, RemoteSettings
+from agents.models.remote import RemoteModel
 
 
 def to_openai(messages: list[dict]) -> list[dict]:
@@ -44,14 +44,7 @@ def tools_for_openai(tools: list[dict]) -> list[dict]:
 class OpenAIChatModel(RemoteModel):
     sdk_errors = (openai.APIStatusError, openai.APIError)
 
-    @staticmethod
-    def make_client(settings: RemoteSettings) -> openai.OpenAI:
-        return openai.OpenAI(
-            api_key=settings.api_key,
-            base_url=settings.base_url,
-            timeout=settings.options.timeout,
-            max_retries=settings.options.max_retries,
-        )
+    client_class = openai.OpenAI
 
     def request(self, messages: list[dict], tools: list[dict]) -> dict:
         body: dict = {"model": self.settings.spec.name, "messages": to_openai(messages)}

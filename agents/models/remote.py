@@ -135,9 +135,16 @@ class RemoteModel:
         self.spec = str(settings.spec)
         self._client = CLIENTS.get(settings, self.make_client)
 
-    @staticmethod
-    def make_client(settings: RemoteSettings) -> object:
-        raise NotImplementedError
+    client_class: type  # the SDK's client class
+
+    @classmethod
+    def make_client(cls, settings: RemoteSettings) -> object:
+        return cls.client_class(
+            api_key=settings.api_key,
+            base_url=settings.base_url,
+            timeout=settings.options.timeout,
+            max_retries=settings.options.max_retries,
+        )
 
     def describe(self) -> dict:
         return {"simulated": False, **self.settings.describe()}
