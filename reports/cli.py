@@ -254,6 +254,31 @@ def _analysis_options(parser: argparse.ArgumentParser) -> None:
     )
 
 
+def _call_options(parser: argparse.ArgumentParser) -> None:
+    """How runs reach the models: shared by `run` and `compare`."""
+    parser.add_argument(
+        "--concurrency",
+        type=int,
+        default=DEFAULT_CONCURRENCY,
+        metavar="N",
+        help=f"runs at the same time (default {DEFAULT_CONCURRENCY})",
+    )
+    parser.add_argument(
+        "--timeout",
+        type=float,
+        default=120.0,
+        metavar="SECONDS",
+        help="per model call (default 120)",
+    )
+    parser.add_argument(
+        "--max-retries",
+        type=int,
+        default=4,
+        metavar="N",
+        help="retries of a failed call, with backoff honouring retry-after (default 4)",
+    )
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="stickiness", description="Measure how sticky LLM coding agents are."
@@ -295,27 +320,7 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="N",
         help=f"model calls allowed per turn (default {DEFAULT_MAX_STEPS})",
     )
-    run.add_argument(
-        "--concurrency",
-        type=int,
-        default=DEFAULT_CONCURRENCY,
-        metavar="N",
-        help=f"runs at the same time (default {DEFAULT_CONCURRENCY})",
-    )
-    run.add_argument(
-        "--timeout",
-        type=float,
-        default=120.0,
-        metavar="SECONDS",
-        help="per model call (default 120)",
-    )
-    run.add_argument(
-        "--max-retries",
-        type=int,
-        default=4,
-        metavar="N",
-        help="retries of a failed call, with backoff honouring retry-after (default 4)",
-    )
+    _call_options(run)
     run.add_argument(
         "--cache",
         metavar="DIR",
@@ -377,9 +382,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     cp.add_argument("--seed", type=int, default=0)
     cp.add_argument("--out", default=str(RUNS_DIR / "compare"), metavar="DIR")
-    cp.add_argument("--concurrency", type=int, default=DEFAULT_CONCURRENCY, metavar="N")
-    cp.add_argument("--timeout", type=float, default=120.0, metavar="SECONDS")
-    cp.add_argument("--max-retries", type=int, default=4, metavar="N")
+    _call_options(cp)
     gate_commands.add_gate_options(cp)
     cp.set_defaults(func=lambda a, c: gate_commands.cmd_compare(a, c, default_scenarios()))
 
