@@ -107,7 +107,8 @@ def main() -> None:
     started = time.perf_counter()
     with tempfile.TemporaryDirectory() as tmp:
         fixed(scenarios, args.trials, args.repeats, Path(tmp))
-        sequential(scenarios, args.seq_trials, args.max_batches, Path(tmp))
+        if args.seq_trials > 0:
+            sequential(scenarios, args.seq_trials, args.max_batches, Path(tmp))
     print(f"({time.perf_counter() - started:.0f} s)")
 
 
