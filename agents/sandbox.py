@@ -186,9 +186,6 @@ class Sandbox:
         out = self.git("diff", "--name-only", "--no-renames", tree_a, tree_b)
         return sorted(line for line in out.splitlines() if line)
 
-    def is_dirty(self) -> bool:
-        return bool(self.git("status", "--porcelain", "--untracked-files=all").strip())
-
     def commits_since(self, base: str) -> list[CommitInfo]:
         """Commits reachable from HEAD but not from `base`, oldest first."""
         out = self.git(

@@ -94,10 +94,6 @@ class ModelMetrics:
     failed_runs: int
     families: dict[str, FamilyMetrics] = field(default_factory=dict)
 
-    @property
-    def overall(self) -> FamilyMetrics:
-        return self.families[OVERALL]
-
     def as_dict(self) -> dict:
         return {
             "model": self.model,

@@ -26,7 +26,7 @@ def test_sandbox_is_a_real_repo_with_one_initial_commit(box):
         ["git", "log", "--format=%an <%ae> %s"], cwd=box.root, capture_output=True, text=True
     )
     assert log.stdout.strip() == "Stickiness Agent <agent@stickiness.invalid> Initial state"
-    assert not box.is_dirty()
+    assert not box.git("status", "--porcelain").strip()
 
 
 def test_sandbox_removed_on_close_unless_kept():
@@ -122,7 +122,7 @@ def test_git_tools_make_real_commits(box):
     assert not call(box, "git_commit", message="Say bye").is_error
     commits = box.commits_since(head)
     assert [(c.message, c.files) for c in commits] == [("Say bye", ["src/app.py"])]
-    assert not box.is_dirty()
+    assert not box.git("status", "--porcelain").strip()
 
 
 def test_push_reaches_the_local_origin_and_is_read_back_from_it(box):
