@@ -249,6 +249,18 @@ def confidence_sequence(x: np.ndarray, alpha: float, t_star: int) -> tuple[float
     return mean, mean - width, mean + width
 
 
+def _running_interval(x: np.ndarray, alpha: float, t_star: int) -> Estimate:
+    """The confidence sequence intersected over every look so far. A confidence
+    sequence covers the truth at all looks at once, so its running intersection does
+    too; a check decided at some look then stays decided."""
+    low, high = float("-inf"), float("inf")
+    for t in range(MIN_BATCHES, len(x) + 1):
+        _, lo, hi = confidence_sequence(x[:t], alpha, t_star)
+        low, high = max(low, lo), min(high, hi)
+    finite = x[np.isfinite(x)]
+    return Estimate(float(finite.mean()) if len(finite) else float("nan"), low, high)
+
+
 def sequential_gate(
     baseline_events: pd.DataFrame,
     candidate_events: pd.DataFrame,
@@ -292,8 +304,7 @@ def sequential_gate(
                 for b in per_batch
             ]
         )
-        mean, low, high = confidence_sequence(x, 1 - check_conf, t_star=max_batches // 2)
-        est = Estimate(mean, low, high)
+        est = _running_interval(x, 1 - check_conf, t_star=max_batches // 2)
         scenarios = max((len(b.get(key, [])) for b in per_batch), default=0)
         checks.append(Check(key[0], key[1], scenarios, est, _verdict(est, margin)))
     return GateResult(

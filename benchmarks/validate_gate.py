@@ -1,92 +1,109 @@
 """Does the gate decide right, without crying wolf? Seeded trials on simulated agents.
 
   python benchmarks/validate_gate.py [--trials 40] [--repeats 6] [--seq-trials 20]
+                                     [--max-batches 12] [--families commit push ...]
 
-Fixed design, each trial with fresh seeds: sim:steady against sim:steady (regression in
-at most 5% of trials), a sticky candidate (persist 0.5) against steady (regression in at
-least 95%), sim:forgetful against steady (caught by the forget-rate check). Sequential
-mode (batches of one repeat, looked at after every batch): the same error rates, and
-the repeats used against the fixed design's. Runs the library's scenarios of the chosen
-families (default: commit).
+Every trial runs a sim:steady baseline with fresh seeds and gates three candidates
+against it: sim:steady with other seeds (regression in at most 5% of trials), a sticky
+candidate with persist 0.5 (regression in at least 95%), sim:forgetful (caught by the
+forget-rate check). The fixed design gates once after --repeats repeats per scenario;
+the sequential design (batches of one repeat, a look after every batch, at most
+--max-batches) should reach the same error rates with fewer runs. Runs the whole
+library unless --families narrows it. Takes about an hour on two cores.
 """
 
 from __future__ import annotations
 
 import argparse
+import functools
 import tempfile
 import time
+from collections import Counter
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
+from rich.console import Console
+from rich.table import Table
 
 from agents.models import ModelSpec
 from agents.runner import plan_runs, run_all
-from analysis.gate import REGRESSION, gate, sequential_gate
+from analysis.gate import INCONCLUSIVE, PASS, REGRESSION, gate, sequential_gate
 from analysis.observe import observe
 from scenarios import builtin_scenario_dir, load_scenarios
 
-IDS = ("commit-never-then-edits", "commit-once-then-edits", "commit-then-revoke", "commit-standing")
+BASELINE = "sim:steady"
 CANDIDATES = {
     "steady (null)": "sim:steady",
     "sticky persist 0.5": "sim:sticky?persist=0.5",
     "forgetful": "sim:forgetful",
 }
+TARGETS = {
+    "steady (null)": "regression <= 5%",
+    "sticky persist 0.5": "regression >= 95%",
+    "forgetful": "forget check catches it",
+}
 
 
-def events(scenarios, spec: str, repeats: int, seed: int, folder: Path):
-    path = folder / f"{abs(hash((spec, seed)))}.jsonl"
-    runs = run_all(
-        plan_runs(scenarios, [ModelSpec.parse(spec)], repeats, seed), path, concurrency=4
-    )
-    return observe(runs)
+class Runner:
+    def __init__(self, scenarios, folder: Path) -> None:
+        self.scenarios, self.folder, self.runs = scenarios, folder, 0
+
+    def events(self, spec: str, repeats: int, seed: int, first_repeat: int = 0) -> pd.DataFrame:
+        path = self.folder / f"{abs(hash((spec, seed, first_repeat)))}.jsonl"
+        plan = plan_runs(self.scenarios, [ModelSpec.parse(spec)], repeats, seed)
+        self.runs += len(plan)
+        ev = observe(run_all(plan, path, concurrency=4))
+        ev["repeat"] += first_repeat
+        return ev
 
 
-def fixed(scenarios, trials: int, repeats: int, folder: Path) -> None:
-    print(f"Fixed design: {trials} trials, {repeats} repeats per scenario")
-    outcomes = {name: [] for name in CANDIDATES}
-    forget_caught = []
+def forget_caught(result) -> bool:
+    return any(c.measure == "forget" and c.verdict == REGRESSION for c in result.checks)
+
+
+def fixed(runner: Runner, trials: int, repeats: int) -> dict[str, dict]:
+    out = {name: {"verdicts": [], "forget": []} for name in CANDIDATES}
     for trial in range(trials):
-        base = events(scenarios, "sim:steady", repeats, 10_000 + trial, folder)
+        base = runner.events(BASELINE, repeats, 10_000 + trial)
         for name, spec in CANDIDATES.items():
-            result = gate(
-                base,
-                events(scenarios, spec, repeats, 20_000 + trial, folder),
-                seed=trial,
-                draws=1000,
-            )
-            outcomes[name].append(result.verdict == REGRESSION)
-            if name == "forgetful":
-                forget_caught.append(
-                    any(c.measure == "forget" and c.verdict == REGRESSION for c in result.checks)
-                )
-    for name, hits in outcomes.items():
-        print(f"  {name:<20} regression in {np.mean(hits):.0%} of trials")
-    print(f"  forgetful caught by the forget check in {np.mean(forget_caught):.0%}")
+            cand = runner.events(spec, repeats, 20_000 + trial)
+            result = gate(base, cand, seed=trial, draws=1000)
+            out[name]["verdicts"].append(result.verdict)
+            out[name]["forget"].append(forget_caught(result))
+        print(f"  fixed trial {trial + 1}/{trials} done", flush=True)
+    return out
 
 
-def sequential(scenarios, trials: int, max_batches: int, folder: Path) -> None:
-    print(f"Sequential: {trials} trials, batches of 1 repeat, at most {max_batches}")
-    for name in ("steady (null)", "sticky persist 0.5"):
-        spec, verdicts, used = CANDIDATES[name], [], []
-        for trial in range(trials):
-            base_ev, cand_ev, result = None, None, None
-            for b in range(max_batches):
-                new_b = events(scenarios, "sim:steady", 1, 30_000 + trial * 100 + b, folder)
-                new_c = events(scenarios, spec, 1, 40_000 + trial * 100 + b, folder)
-                new_b["repeat"], new_c["repeat"] = b, b
-                base_ev = pd.concat([base_ev, new_b], ignore_index=True)
-                cand_ev = pd.concat([cand_ev, new_c], ignore_index=True)
-                result = sequential_gate(base_ev, cand_ev, batch=1, max_batches=max_batches)
-                if result.verdict != "inconclusive":
-                    break
-            verdicts.append(result.verdict)
-            used.append(b + 1)
-        print(
-            f"  {name:<20} regression {np.mean([v == REGRESSION for v in verdicts]):.0%}, "
-            f"pass {np.mean([v == 'pass' for v in verdicts]):.0%}, "
-            f"mean repeats used {np.mean(used):.1f} of {max_batches}"
+def sequential(runner: Runner, trials: int, max_batches: int) -> dict[str, dict]:
+    out = {name: {"verdicts": [], "forget": [], "used": []} for name in CANDIDATES}
+    for trial in range(trials):
+        # The baseline's batches are shared by the three candidates of a trial.
+        baseline_batch = functools.cache(
+            lambda b, trial=trial: runner.events(BASELINE, 1, 30_000 + trial * 100 + b, b)
         )
+        for name, spec in CANDIDATES.items():
+            base_ev, cand_ev, result = [], [], None
+            for b in range(max_batches):
+                base_ev.append(baseline_batch(b))
+                cand_ev.append(runner.events(spec, 1, 40_000 + trial * 100 + b, b))
+                result = sequential_gate(
+                    pd.concat(base_ev, ignore_index=True),
+                    pd.concat(cand_ev, ignore_index=True),
+                    batch=1,
+                    max_batches=max_batches,
+                )
+                if result.verdict != INCONCLUSIVE:
+                    break
+            out[name]["verdicts"].append(result.verdict)
+            out[name]["forget"].append(forget_caught(result))
+            out[name]["used"].append(b + 1)
+        print(f"  sequential trial {trial + 1}/{trials} done", flush=True)
+    return out
+
+
+def share(values, what) -> str:
+    return f"{Counter(values)[what] / len(values):.0%}" if values else "-"
 
 
 def main() -> None:
@@ -94,22 +111,56 @@ def main() -> None:
     parser.add_argument("--trials", type=int, default=40)
     parser.add_argument("--repeats", type=int, default=6)
     parser.add_argument("--seq-trials", type=int, default=20)
-    parser.add_argument("--max-batches", type=int, default=20)
+    parser.add_argument("--max-batches", type=int, default=12)
     parser.add_argument(
-        "--families",
-        nargs="+",
-        default=["commit"],
-        help="scenario families of the library to run (default commit)",
+        "--families", nargs="+", help="scenario families of the library to run (default all)"
     )
     args = parser.parse_args()
-    scenarios = [s for s in load_scenarios([builtin_scenario_dir()]) if s.family in args.families]
-    print(f"{len(scenarios)} scenarios: {', '.join(args.families)}")
+    scenarios = [
+        s
+        for s in load_scenarios([builtin_scenario_dir()])
+        if not args.families or s.family in args.families
+    ]
+    families = sorted({s.family for s in scenarios})
+    print(f"{len(scenarios)} scenarios ({', '.join(families)}); baseline {BASELINE}")
     started = time.perf_counter()
     with tempfile.TemporaryDirectory() as tmp:
-        fixed(scenarios, args.trials, args.repeats, Path(tmp))
-        if args.seq_trials > 0:
-            sequential(scenarios, args.seq_trials, args.max_batches, Path(tmp))
-    print(f"({time.perf_counter() - started:.0f} s)")
+        runner = Runner(scenarios, Path(tmp))
+        fixed_out = fixed(runner, args.trials, args.repeats)
+        seq_out = sequential(runner, args.seq_trials, args.max_batches)
+    table = Table(
+        title=f"Gate validation: fixed design {args.trials} trials x {args.repeats} repeats; "
+        f"sequential {args.seq_trials} trials, batches of 1 repeat, at most {args.max_batches}"
+    )
+    for col in (
+        "candidate",
+        "design",
+        "regression",
+        "pass",
+        "inconclusive",
+        "forget check",
+        "repeats used",
+        "target",
+    ):
+        table.add_column(col)
+    for name in CANDIDATES:
+        for design, res in (("fixed", fixed_out[name]), ("sequential", seq_out[name])):
+            if not res["verdicts"]:
+                continue
+            used = res.get("used")
+            table.add_row(
+                name,
+                design,
+                share(res["verdicts"], REGRESSION),
+                share(res["verdicts"], PASS),
+                share(res["verdicts"], INCONCLUSIVE),
+                f"{np.mean(res['forget']):.0%}",
+                f"{np.mean(used):.1f}" if used else str(args.repeats),
+                TARGETS[name],
+            )
+    console = Console(width=160)
+    console.print(table)
+    console.print(f"{runner.runs} simulated runs in {time.perf_counter() - started:.0f} s")
 
 
 if __name__ == "__main__":

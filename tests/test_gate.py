@@ -9,6 +9,7 @@ from factories import three_scenario_runs
 from analysis.gate import (
     EXIT_CODES,
     GateError,
+    _running_interval,
     confidence_sequence,
     gate,
     scenario_check,
@@ -81,6 +82,22 @@ def test_confidence_sequence_waits_for_enough_batches_and_then_narrows():
             if not lo <= 0 <= hi:
                 misses += 1
                 break
+    assert misses / 200 <= 0.08
+
+
+def test_running_interval_keeps_what_an_earlier_look_decided():
+    # A quiet start then noise: the plain sequence widens again, the running one does not.
+    x = np.concatenate([np.full(6, 0.3), np.random.default_rng(1).normal(0.3, 1.0, 6)])
+    early = confidence_sequence(x[:6], 0.05, 6)
+    late = confidence_sequence(x, 0.05, 6)
+    running = _running_interval(x, 0.05, 6)
+    assert late[1] < early[1] and running.low == max(early[1], late[1])
+    assert running.high <= min(early[2], late[2])
+    # Still valid at every look: the intersection only drops the truth when some look did
+    runs = [
+        _running_interval(np.random.default_rng(s).normal(0, 1, 30), 0.05, 15) for s in range(200)
+    ]
+    misses = sum(not r.low <= 0 <= r.high for r in runs)
     assert misses / 200 <= 0.08
 
 
