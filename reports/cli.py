@@ -366,12 +366,19 @@ def build_parser() -> argparse.ArgumentParser:
         type=int,
         default=DEFAULT_REPEATS,
         metavar="N",
-        help="repeats per scenario (with --until-decided: per batch)",
+        help=f"repeats per scenario (default {DEFAULT_REPEATS})",
     )
     cp.add_argument(
         "--until-decided",
         action="store_true",
         help="add batches of repeats until the verdict is decided",
+    )
+    cp.add_argument(
+        "--batch",
+        type=int,
+        default=1,
+        metavar="N",
+        help="with --until-decided: repeats per scenario added between looks (default 1)",
     )
     cp.add_argument(
         "--max-runs",

@@ -83,7 +83,7 @@ def cmd_compare(args: argparse.Namespace, console: Console, default_scenarios) -
     scenarios = load_scenarios(args.scenarios or [default_scenarios])
     out = Path(args.out)
     options = RunOptions(call=call)
-    batch = args.repeats
+    batch = args.batch if args.until_decided else args.repeats
     done, result = 0, None
     limit = args.max_runs if args.until_decided else batch
     while done < limit:

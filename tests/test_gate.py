@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import numpy as np
 import pytest
 from factories import three_scenario_runs
@@ -149,3 +151,20 @@ def test_gate_command_exit_codes(tmp_path, monkeypatch, commit_folder, capsys):
     # Against itself: never a regression; 4 repeats cannot prove a pass within 5 points.
     assert main(["gate", "--baseline", "base", "--candidate", "base"]) == 3
     assert main(["gate", "--baseline", "base", "--candidate", "nowhere"]) == 2
+
+
+def test_compare_until_decided_stops_early_and_says_what_it_saved(
+    tmp_path, monkeypatch, commit_folder, capsys
+):
+    monkeypatch.chdir(tmp_path)
+    args = ["compare", "--baseline", "sim:steady", "--candidate", "sim:sticky?persist=1&decay=1"]
+    args += ["--scenarios", str(commit_folder), "--until-decided", "--max-runs", "12"]
+    assert main([*args, "--out", "seq"]) == 1
+    out = capsys.readouterr().out
+    # Batches of one repeat; the confidence sequence decides no earlier than 5 batches.
+    assert "after 4 repeats per scenario: inconclusive" in out
+    assert "after 5 repeats per scenario: regression" in out
+    assert "stopped after 5 of at most 12 repeats per scenario: 56 runs saved" in out
+    runs = [json.loads(line) for line in (tmp_path / "seq/candidate/trajectories.jsonl").open()]
+    assert sorted({r["repeat"] for r in runs}) == [0, 1, 2, 3, 4]
+    assert (tmp_path / "seq" / "report.html").is_file()
