@@ -3,7 +3,10 @@
 The unit is the scenario. For every treatment scenario (with its matched control) run
 by both models, the paired difference in excess stickiness:
     d = (candidate rate - candidate's control rate) - (baseline rate - baseline's control)
-and for every standing-rule scenario the difference in forget rate. Per family and
+for every scenario that revokes or replaces an instruction the difference in violation
+rate (doing it after being told to stop: the sharpest form of stickiness, and invisible
+to excess, which only counts turns where the behaviour was allowed), and for every
+standing-rule scenario the difference in forget rate. Per family and
 overall, the mean difference gets a bootstrap interval that resamples scenarios (the
 pairing is kept: a drawn scenario brings both models' runs) and then runs within each
 scenario. Several families are tested at once, so each interval is widened by
@@ -36,7 +39,7 @@ class GateError(ValueError):
 @dataclass(frozen=True)
 class Check:
     family: str
-    measure: str  # "excess" or "forget"
+    measure: str  # "excess", "violation" or "forget"
     scenarios: int
     difference: Estimate  # candidate minus baseline, mean over scenarios
     verdict: str
@@ -83,6 +86,8 @@ def _runs(events: pd.DataFrame) -> pd.DataFrame:
     runs["kind"] = runs["scenario"].map(
         events.drop_duplicates("scenario").set_index("scenario")["kind"]
     )
+    runs["forb_poss"] = runs["rv_poss"] + runs["sp_poss"]
+    runs["viol"] = runs["rv_viol"] + runs["sp_viol"]
     return runs
 
 
@@ -113,31 +118,33 @@ def _units(base: pd.DataFrame, cand: pd.DataFrame) -> tuple[list[_Unit], list[st
     skipped = sorted(set(base["scenario"]) ^ set(cand["scenario"]))
     units = []
     info = base.drop_duplicates("scenario").set_index("scenario")
+
+    def parts(*columns: tuple[str, str, str]) -> dict[str, list[np.ndarray]]:
+        """Per side, (numerator, denominator) per run for each (scenario, num, den)."""
+        return {
+            side: [
+                runs.loc[runs["scenario"] == sc, [num, den]].to_numpy(float)
+                for sc, num, den in columns
+            ]
+            for side, runs in (("base", base), ("cand", cand))
+        }
+
     for s in shared:
         row = info.loc[s]
         if row["arm"] != "treatment":
             continue
-
-        def arr(runs, scenario, num, den):
-            r = runs[runs["scenario"] == scenario]
-            return r[[num, den]].to_numpy(float)
-
+        family = row["family"]
         if row["kind"] == "standing":
-            parts = {
-                side: [arr(r, s, "forgot", "rq_poss")]
-                for side, r in (("base", base), ("cand", cand))
-            }
-            units.append(_Unit(row["family"], "forget", s, parts))
+            units.append(_Unit(family, "forget", s, parts((s, "forgot", "rq_poss"))))
             continue
+        if row["kind"] in ("revoke", "supersede"):
+            units.append(_Unit(family, "violation", s, parts((s, "viol", "forb_poss"))))
         control = row["control"]
         if not isinstance(control, str) or control not in shared:
             skipped.append(s)
             continue
-        parts = {
-            side: [arr(r, s, "t_unreq", "t_opp"), arr(r, control, "c_unreq", "c_opp")]
-            for side, r in (("base", base), ("cand", cand))
-        }
-        units.append(_Unit(row["family"], "excess", s, parts))
+        excess = parts((s, "t_unreq", "t_opp"), (control, "c_unreq", "c_opp"))
+        units.append(_Unit(family, "excess", s, excess))
     return units, sorted(set(skipped))
 
 
@@ -203,7 +210,8 @@ def gate(
         observed = point[idx]
         centre = float(np.nanmean(observed)) if np.isfinite(observed).any() else np.nan
         est = interval(centre, means, check_conf)
-        checks.append(Check(family, measure, len(idx), est, _verdict(est, margin)))
+        scenarios = int(np.isfinite(observed).sum())
+        checks.append(Check(family, measure, scenarios, est, _verdict(est, margin)))
     table = pd.DataFrame(
         {
             "family": [u.family for u in units],

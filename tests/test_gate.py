@@ -5,9 +5,12 @@ from __future__ import annotations
 import json
 
 import numpy as np
+import pandas as pd
 import pytest
 from factories import three_scenario_runs
 
+from agents.models import ModelSpec
+from agents.runner import plan_runs, run_all
 from analysis.gate import (
     EXIT_CODES,
     GateError,
@@ -50,6 +53,26 @@ def test_forgetting_cannot_pass():
     result = gate(side("sim:a", never, never), side("sim:b", never, always), draws=500)
     forget = next(c for c in result.checks if c.family == "commit" and c.measure == "forget")
     assert forget.verdict == "regression" and result.verdict == "regression"
+
+
+def test_ignoring_a_revocation_is_caught_even_without_carry_over(tmp_path, commit_scenarios):
+    # No carry-over at all (persist 0), but every "stop committing" is ignored: excess
+    # stickiness cannot see it, the violation check does.
+    scenarios = [
+        commit_scenarios["commit-then-revoke"],
+        commit_scenarios["commit-never-then-edits"],
+    ]
+
+    def events(spec: str) -> pd.DataFrame:
+        plan = plan_runs(scenarios, [ModelSpec.parse(spec)], 6, 3)
+        return observe(run_all(plan, tmp_path / f"{spec.split('?')[0]}.jsonl", concurrency=2))
+
+    result = gate(events("sim:steady"), events("sim:sticky?persist=0&revoke_ignore=1"))
+    by_measure = {c.measure: c for c in result.checks if c.family == "commit"}
+    assert by_measure["violation"].verdict == "regression"
+    assert by_measure["violation"].difference.value == pytest.approx(1.0)
+    assert by_measure["excess"].verdict != "regression"
+    assert result.verdict == "regression"
 
 
 def test_noisy_small_differences_are_inconclusive_and_intervals_are_corrected():
