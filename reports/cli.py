@@ -277,6 +277,12 @@ def _call_options(parser: argparse.ArgumentParser) -> None:
         metavar="N",
         help="retries of a failed call, with backoff honouring retry-after (default 4)",
     )
+    parser.add_argument(
+        "--cache",
+        metavar="DIR",
+        help="cache model responses on disk, keyed on the exact request: "
+        "re-runs with the same seeds cost nothing",
+    )
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -321,12 +327,6 @@ def build_parser() -> argparse.ArgumentParser:
         help=f"model calls allowed per turn (default {DEFAULT_MAX_STEPS})",
     )
     _call_options(run)
-    run.add_argument(
-        "--cache",
-        metavar="DIR",
-        help="cache model responses on disk, keyed on the exact request: "
-        "re-runs with the same seeds cost nothing",
-    )
     run.add_argument(
         "--resume",
         metavar="RUN_DIR",

@@ -11,7 +11,8 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
-from agents.models import CallOptions, ModelSpec, check_model
+from agents.models import CallOptions, ModelSpec, ResponseCache, check_model
+from agents.pricing import load_prices
 from agents.runner import RunOptions, plan_runs, run_all
 from agents.trajectory import iter_records, read_trajectories
 from analysis.gate import REGRESSION, GateResult, gate, sequential_gate
@@ -82,7 +83,11 @@ def cmd_compare(args: argparse.Namespace, console: Console, default_scenarios) -
     }
     scenarios = load_scenarios(args.scenarios or [default_scenarios])
     out = Path(args.out)
-    options = RunOptions(call=call)
+    options = RunOptions(
+        call=call,
+        cache=ResponseCache(Path(args.cache)) if args.cache else None,
+        prices=load_prices(Path("pyproject.toml")),
+    )
     batch = args.batch if args.until_decided else args.repeats
     done, result = 0, None
     limit = args.max_runs if args.until_decided else batch

@@ -98,3 +98,19 @@ def test_cli_refuses_to_start_without_a_key(tmp_path, monkeypatch, capsys):
     err = capsys.readouterr().err
     assert "ANTHROPIC_API_KEY is not set" in err
     assert not (tmp_path / "stickiness-runs").exists()  # nothing started
+
+
+def test_compare_replays_a_paid_model_from_the_cache(tmp_path, monkeypatch, capsys, commit_folder):
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("OPENAI_API_KEY", "sk-local")
+    args = ["compare", "--baseline", "sim:steady", "--candidate", "openai:gpt-4o"]
+    args += ["--repeats", "1", "--cache", "c", "--scenarios", str(commit_folder)]
+    with FakeLLMServer() as server:
+        monkeypatch.setenv("OPENAI_BASE_URL", server.openai_url)
+        first = main([*args, "--out", "a"])
+        calls = len(server.requests)
+        assert calls > 0 and first in (0, 1, 3)
+        assert main([*args, "--out", "b"]) == first
+        assert len(server.requests) == calls  # the second comparison cost nothing
+    assert "verdict:" in capsys.readouterr().out
+    assert (tmp_path / "b" / "candidate" / "trajectories.jsonl").read_text().count("\n") == 4
