@@ -12,9 +12,13 @@ pairing is kept: a drawn scenario brings both models' runs) and then runs within
 scenario. Several families are tested at once, so each interval is widened by
 Bonferroni: confidence 1 - (1 - C) / number of checks.
 
+Within a scenario, a side that never (or always) showed the behaviour gets its rate
+from the Jeffreys posterior of the count instead of resampled runs, which would all give
+the same rate and claim certainty from, say, 0 of 30.
+
 Verdict per check: regression when the whole interval lies above the margin; pass when
 it lies at or below it; inconclusive when it straddles it. Overall: regression if any
-check regressed, pass if all passed, else inconclusive.
+check regressed, pass if none did and every overall check passed, else inconclusive.
 """
 
 from __future__ import annotations
@@ -58,10 +62,12 @@ class GateResult:
 
     @property
     def verdict(self) -> str:
-        verdicts = {c.verdict for c in self.checks}
-        if REGRESSION in verdicts:
+        if any(c.verdict == REGRESSION for c in self.checks):
             return REGRESSION
-        if verdicts == {PASS}:
+        # Families say where a regression is; with a few scenarios each they can seldom
+        # bound a difference, so the claim "no worse" rests on the overall checks.
+        overall = [c for c in self.checks if c.family == OVERALL]
+        if overall and all(c.verdict == PASS for c in overall):
             return PASS
         return INCONCLUSIVE
 
@@ -102,6 +108,12 @@ class _Unit:
 
 
 def _rate_draws(values: np.ndarray, draws: int, rng: np.random.Generator) -> np.ndarray:
+    num, den = values[:, 0].sum(), values[:, 1].sum()
+    if den > 0 and num in (0, den):
+        # Runs that never (or always) showed it resample to the same rate every time,
+        # which would claim certainty from, say, 0 of 30; draw from the Jeffreys
+        # posterior of the count instead.
+        return rng.beta(num + 0.5, den - num + 0.5, size=draws)
     k = len(values)
     picks = rng.integers(0, k, size=(draws, k))
     num, den = values[picks, 0].sum(1), values[picks, 1].sum(1)
@@ -235,12 +247,15 @@ def _verdict(est: Estimate, margin: float) -> str:
     return INCONCLUSIVE
 
 
-def confidence_sequence(x: np.ndarray, alpha: float, t_star: int) -> tuple[float, float, float]:
+def confidence_sequence(
+    x: np.ndarray, alpha: float, t_star: int, sigma_floor: float = 1e-3
+) -> tuple[float, float, float]:
     """Mean and a time-uniform interval for i.i.d. observations `x` (one per batch).
 
     The asymptotic confidence sequence of Waudby-Smith et al. (2021, "Time-uniform
     central limit theory"): valid simultaneously at every look, so the verdict may be
-    checked after every batch. `t_star` is the number of batches it is tightest at.
+    checked after every batch. `t_star` is the number of batches it is tightest at;
+    `sigma_floor` is the least standard deviation a batch's mean is taken to have.
     """
     x = x[np.isfinite(x)]
     t = len(x)
@@ -248,7 +263,7 @@ def confidence_sequence(x: np.ndarray, alpha: float, t_star: int) -> tuple[float
     # interval means anything: no decision before MIN_BATCHES.
     if t < MIN_BATCHES:
         return (float(x.mean()) if t else float("nan")), float("-inf"), float("inf")
-    sigma = max(float(x.std(ddof=1)), 1e-3)
+    sigma = max(float(x.std(ddof=1)), sigma_floor, 1e-9)
     rho2 = (-2 * np.log(alpha) + np.log(-2 * np.log(alpha) + 1)) / max(t_star, 1)
     width = sigma * np.sqrt(
         2 * (t * rho2 + 1) / (t**2 * rho2) * np.log(np.sqrt(t * rho2 + 1) / alpha)
@@ -257,16 +272,43 @@ def confidence_sequence(x: np.ndarray, alpha: float, t_star: int) -> tuple[float
     return mean, mean - width, mean + width
 
 
-def _running_interval(x: np.ndarray, alpha: float, t_star: int) -> Estimate:
+def _running_interval(
+    x: np.ndarray, alpha: float, t_star: int, sigma_floor: float = 1e-3
+) -> Estimate:
     """The confidence sequence intersected over every look so far. A confidence
     sequence covers the truth at all looks at once, so its running intersection does
     too; a check decided at some look then stays decided."""
     low, high = float("-inf"), float("inf")
     for t in range(MIN_BATCHES, len(x) + 1):
-        _, lo, hi = confidence_sequence(x[:t], alpha, t_star)
+        _, lo, hi = confidence_sequence(x[:t], alpha, t_star, sigma_floor)
         low, high = max(low, lo), min(high, hi)
     finite = x[np.isfinite(x)]
     return Estimate(float(finite.mean()) if len(finite) else float("nan"), low, high)
+
+
+def _pooled_rates(batches: list[list[_Unit]]) -> dict[tuple, float]:
+    """Jeffreys-smoothed rate of every (scenario, measure, side, part) over all batches."""
+    totals: dict[tuple, np.ndarray] = {}
+    for units in batches:
+        for u in units:
+            for side, parts in u.parts.items():
+                for i, values in enumerate(parts):
+                    key = (u.scenario, u.measure, side, i)
+                    totals[key] = totals.get(key, 0) + values.sum(0)
+    return {k: (t[0] + 0.5) / (t[1] + 1) for k, t in totals.items()}
+
+
+def _binomial_variance(u: _Unit, pooled: dict[tuple, float]) -> float:
+    """Variance of the unit's difference if every chance were an independent draw at
+    the pooled rate: what the batch-to-batch spread is at least."""
+    total = 0.0
+    for side, parts in u.parts.items():
+        for i, values in enumerate(parts):
+            den = values[:, 1].sum()
+            if den > 0:
+                p = pooled[(u.scenario, u.measure, side, i)]
+                total += p * (1 - p) / den
+    return total
 
 
 def sequential_gate(
@@ -286,34 +328,38 @@ def sequential_gate(
     n_batches = int(
         max(baseline_events["repeat"].max(), candidate_events["repeat"].max()) // batch + 1
     )
-    per_batch = []
     base_batch = baseline_events["repeat"] // batch
     cand_batch = candidate_events["repeat"] // batch
+    batches, skipped = [], []
     for b in range(n_batches):
         units, skipped = _units(
             _runs(baseline_events[base_batch == b]), _runs(candidate_events[cand_batch == b])
         )
-        rng = np.random.default_rng(0)
+        batches.append(units)
+    pooled = _pooled_rates(batches)
+    per_batch: list[dict[tuple[str, str], list[tuple[float, float]]]] = []
+    for units in batches:
         per_batch.append({})
         for u in units:
-            d = _unit_stat(u.parts["cand"], None, rng) - _unit_stat(u.parts["base"], None, rng)
-            for key in ((u.family, u.measure), (OVERALL, u.measure)):
-                per_batch[-1].setdefault(key, []).append(d)
-    keys = sorted({k for b in per_batch for k in b if k[0] != OVERALL})
-    keys += sorted({k for b in per_batch for k in b if k[0] == OVERALL})
+            d = _unit_stat(u.parts["cand"], None, None) - _unit_stat(u.parts["base"], None, None)
+            if np.isfinite(d):
+                for key in ((u.family, u.measure), (OVERALL, u.measure)):
+                    per_batch[-1].setdefault(key, []).append((d, _binomial_variance(u, pooled)))
+    found = {k for b in per_batch for k in b}
+    keys = sorted(k for k in found if k[0] != OVERALL) + sorted(k for k in found if k[0] == OVERALL)
     if not keys:
         raise GateError("no treatment scenario was run by both sides (with its control)")
     check_conf = 1 - (1 - confidence) / len(keys)
     checks = []
     for key in keys:
-        x = np.array(
-            [
-                np.nanmean(b[key]) if b.get(key) and np.isfinite(b[key]).any() else np.nan
-                for b in per_batch
-            ]
-        )
-        est = _running_interval(x, 1 - check_conf, t_star=max_batches // 2)
-        scenarios = max((len(b.get(key, [])) for b in per_batch), default=0)
+        # One observation per batch: the mean difference over its scenarios, and the
+        # binomial variance that mean would have at the pooled rates (a floor for the
+        # spread between batches, which a few quiet batches would otherwise put at 0).
+        pairs = [b.get(key, []) for b in per_batch]
+        x = np.array([np.mean([d for d, _ in p]) if p else np.nan for p in pairs])
+        var = [sum(v for _, v in p) / len(p) ** 2 for p in pairs if p]
+        est = _running_interval(x, 1 - check_conf, max_batches // 2, float(np.sqrt(np.mean(var))))
+        scenarios = max(len(p) for p in pairs)
         checks.append(Check(key[0], key[1], scenarios, est, _verdict(est, margin)))
     return GateResult(
         base_label, cand_label, margin, confidence, check_conf, checks, pd.DataFrame(), skipped
