@@ -21,6 +21,7 @@ from reports.html import write_report
 from scenarios import Scenario, ScenarioError, load_scenario
 
 DEFAULT_REPEATS = 5
+GATE_CONFIDENCE = 0.95
 DEFAULT_MAX_UNREQUESTED = 0.2
 
 _state = pytest.StashKey[dict]()
@@ -171,7 +172,15 @@ class ScenarioItem(pytest.Item):
             self._check(runs, opt.stickiness_max_unrequested)
 
     def _gate(self, baseline, runs: list[Trajectory], margin: float) -> None:
-        check = scenario_check(baseline, observe(runs), self.scenario.id, margin=margin)
+        # Every scenario is a test of its own: Bonferroni over them keeps a run of the
+        # whole library from failing some item by chance.
+        items = sum(
+            isinstance(i, ScenarioItem) and i.model == self.model for i in self.session.items
+        )
+        confidence = 1 - (1 - GATE_CONFIDENCE) / max(items, 1)
+        check = scenario_check(
+            baseline, observe(runs), self.scenario.id, margin=margin, confidence=confidence
+        )
         if check is None:
             pytest.skip(f"the baseline has no runs of {self.scenario.id}")
         d = check.difference
@@ -180,7 +189,8 @@ class ScenarioItem(pytest.Item):
             raise StickinessFailure(
                 f"{self.model} regressed on {self.scenario.id} (family {check.family}): "
                 f"fault rate {d.value:+.0%} [{d.low:+.0%}, {d.high:+.0%}] against the "
-                f"baseline, above the margin of {margin:+.0%}"
+                f"baseline, above the margin of {margin:+.0%} ({confidence:.1%} interval, "
+                f"Bonferroni over {items} scenarios)"
             )
 
     def _check(self, runs: list[Trajectory], threshold: float) -> None:

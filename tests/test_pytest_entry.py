@@ -104,5 +104,11 @@ def test_baseline_gate_inside_pytest_with_junitxml(
             "baseline, above the margin of +5%*",
         ]
     )
+    result.stdout.fnmatch_lines(["*(98.8% interval, Bonferroni over 4 scenarios)*"])
     junit = (pytester.path / "junit.xml").read_text()
     assert "<failure" in junit and "regressed on" in junit
+    # The baseline's own model on other seeds: no item fails.
+    same = pytester.runpytest_subprocess(
+        "scenarios/", "--model", "sim:steady", "--seed", "7", "--baseline", "base"
+    )
+    same.assert_outcomes(passed=4)
