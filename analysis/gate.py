@@ -75,6 +75,33 @@ class GateResult:
     def exit_code(self) -> int:
         return EXIT_CODES[self.verdict]
 
+    def as_dict(self) -> dict:
+        """The verdict and every check, for CI dashboards (gate.json)."""
+        return {
+            "verdict": self.verdict,
+            "exit_code": self.exit_code,
+            "baseline": self.baseline,
+            "candidate": self.candidate,
+            "margin": self.margin,
+            "confidence": self.confidence,
+            "check_confidence": self.check_confidence,
+            "checks": [
+                {
+                    "family": c.family,
+                    "measure": c.measure,
+                    "scenarios": c.scenarios,
+                    "difference": c.difference.as_dict(),
+                    "verdict": c.verdict,
+                }
+                for c in self.checks
+            ],
+            "scenarios": [
+                {**row, "difference": None if pd.isna(row["difference"]) else row["difference"]}
+                for row in self.per_scenario.to_dict("records")
+            ],
+            "skipped": self.skipped,
+        }
+
 
 def _single_model(events: pd.DataFrame, side: str) -> str:
     pairs = events[["model", "harness"]].drop_duplicates()

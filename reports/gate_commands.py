@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import json
 import math
 from pathlib import Path
 
@@ -70,7 +71,15 @@ def cmd_gate(args: argparse.Namespace, console: Console) -> int:
         draws=args.draws,
     )
     print_gate(console, result)
+    if args.json:
+        _write_json(result, Path(args.json), console)
     return result.exit_code
+
+
+def _write_json(result: GateResult, path: Path, console: Console) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(result.as_dict(), indent=2) + "\n", encoding="utf-8")
+    console.print(f"gate: {escape(str(path.resolve()))}")
 
 
 def cmd_compare(args: argparse.Namespace, console: Console, default_scenarios) -> int:
@@ -124,6 +133,7 @@ def cmd_compare(args: argparse.Namespace, console: Console, default_scenarios) -
         *read_trajectories(out / "baseline" / "trajectories.jsonl")[0],
         *read_trajectories(out / "candidate" / "trajectories.jsonl")[0],
     ]
+    _write_json(result, Path(args.json) if args.json else out / "gate.json", console)
     report = write_report(both, out / "report.html", baseline=str(specs["baseline"]))
     console.print(f"report: {escape(str(report.resolve()))}")
     if args.until_decided:
@@ -149,6 +159,7 @@ def add_gate_options(p: argparse.ArgumentParser) -> None:
         help="overall confidence, split over the checks (default 0.95)",
     )
     p.add_argument("--draws", type=int, default=2000, help="bootstrap replicates")
+    p.add_argument("--json", metavar="FILE", help="also write the verdict and every check as JSON")
 
 
 __all__ = ["REGRESSION", "add_gate_options", "cmd_compare", "cmd_gate", "print_gate", "ModelSpec"]

@@ -179,9 +179,14 @@ def test_gate_command_exit_codes(tmp_path, monkeypatch, commit_folder, capsys):
             == 0
         )
     capsys.readouterr()
-    assert main(["gate", "--baseline", "base", "--candidate", "sticky"]) == 1
+    assert main(["gate", "--baseline", "base", "--candidate", "sticky", "--json", "g.json"]) == 1
     out = capsys.readouterr().out
     assert "regression" in out and "verdict: regression (exit code 1)" in out
+    saved = json.loads((tmp_path / "g.json").read_text())
+    assert saved["verdict"] == "regression" and saved["exit_code"] == 1
+    commit = next(c for c in saved["checks"] if (c["family"], c["measure"]) == ("commit", "excess"))
+    assert commit["difference"]["low"] > 0.05 and commit["verdict"] == "regression"
+    assert {r["scenario"] for r in saved["scenarios"]} >= {"commit-once-then-edits"}
     # Against itself: never a regression; 4 repeats cannot prove a pass within 5 points.
     assert main(["gate", "--baseline", "base", "--candidate", "base"]) == 3
     assert main(["gate", "--baseline", "base", "--candidate", "nowhere"]) == 2
@@ -202,3 +207,4 @@ def test_compare_until_decided_stops_early_and_says_what_it_saved(
     runs = [json.loads(line) for line in (tmp_path / "seq/candidate/trajectories.jsonl").open()]
     assert sorted({r["repeat"] for r in runs}) == [0, 1, 2, 3, 4]
     assert (tmp_path / "seq" / "report.html").is_file()
+    assert json.loads((tmp_path / "seq" / "gate.json").read_text())["verdict"] == "regression"
