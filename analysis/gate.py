@@ -227,7 +227,12 @@ def gate(
         ],
         axis=1,
     )  # (draws, units)
-    keys = sorted({(u.family, u.measure) for u in units})
+    # A scenario without a single chance for a measure (say, a revocation in the turn
+    # right after the request leaves no turn for excess) has nothing to say about it.
+    informative = [i for i, u in enumerate(units) if np.isfinite(point[i])]
+    if not informative:
+        raise GateError("no scenario gave either side a chance to show the behaviour")
+    keys = sorted({(units[i].family, units[i].measure) for i in informative})
     checks_keys = keys + sorted({(OVERALL, m) for _, m in keys})
     check_conf = 1 - (1 - confidence) / len(checks_keys)
     checks = []
@@ -235,8 +240,8 @@ def gate(
         idx = np.array(
             [
                 i
-                for i, u in enumerate(units)
-                if u.measure == measure and (family == OVERALL or u.family == family)
+                for i in informative
+                if units[i].measure == measure and family in (OVERALL, units[i].family)
             ]
         )
         # Stage 1: draw scenarios with replacement (weights); stage 2 is in `reps`.
@@ -246,11 +251,8 @@ def gate(
         w = np.where(ok, weights, 0)
         with np.errstate(invalid="ignore", divide="ignore"):
             means = (np.where(ok, values, 0) * w).sum(1) / w.sum(1)
-        observed = point[idx]
-        centre = float(np.nanmean(observed)) if np.isfinite(observed).any() else np.nan
-        est = interval(centre, means, check_conf)
-        scenarios = int(np.isfinite(observed).sum())
-        checks.append(Check(family, measure, scenarios, est, _verdict(est, margin)))
+        est = interval(float(point[idx].mean()), means, check_conf)
+        checks.append(Check(family, measure, len(idx), est, _verdict(est, margin)))
     table = pd.DataFrame(
         {
             "family": [u.family for u in units],

@@ -2,6 +2,7 @@
 
   python benchmarks/validate_gate.py [--trials 40] [--repeats 6] [--seq-trials 20]
                                      [--max-batches 12] [--families commit push ...]
+                                     [--keep DIR]
 
 Every trial runs a sim:steady baseline with fresh seeds and gates three candidates
 against it: sim:steady with other seeds (regression in at most 5% of trials), a sticky
@@ -16,6 +17,7 @@ from __future__ import annotations
 
 import argparse
 import functools
+import re
 import tempfile
 import time
 from collections import Counter
@@ -27,7 +29,8 @@ from rich.console import Console
 from rich.table import Table
 
 from agents.models import ModelSpec
-from agents.runner import plan_runs, run_all
+from agents.runner import finished_run_ids, plan_runs, run_all
+from agents.trajectory import iter_records
 from analysis.gate import INCONCLUSIVE, PASS, REGRESSION, gate, sequential_gate
 from analysis.observe import observe
 from scenarios import builtin_scenario_dir, load_scenarios
@@ -47,13 +50,19 @@ TARGETS = {
 
 class Runner:
     def __init__(self, scenarios, folder: Path) -> None:
-        self.scenarios, self.folder, self.runs = scenarios, folder, 0
+        self.scenarios, self.folder, self.runs, self.played = scenarios, folder, 0, 0
 
     def events(self, spec: str, repeats: int, seed: int, first_repeat: int = 0) -> pd.DataFrame:
-        path = self.folder / f"{abs(hash((spec, seed, first_repeat)))}.jsonl"
+        name = re.sub(r"[^A-Za-z0-9.=-]+", "_", spec)
+        path = self.folder / f"{name}-{seed}-{repeats}.jsonl"
         plan = plan_runs(self.scenarios, [ModelSpec.parse(spec)], repeats, seed)
         self.runs += len(plan)
-        ev = observe(run_all(plan, path, concurrency=4))
+        # Runs kept from an earlier validation (--keep) are read, not played again.
+        if len(finished_run_ids(path)) != len(plan):
+            path.unlink(missing_ok=True)
+            run_all(plan, path, concurrency=4)
+            self.played += len(plan)
+        ev = observe(iter_records(path))
         ev["repeat"] += first_repeat
         return ev
 
@@ -115,6 +124,9 @@ def main() -> None:
     parser.add_argument(
         "--families", nargs="+", help="scenario families of the library to run (default all)"
     )
+    parser.add_argument(
+        "--keep", metavar="DIR", help="keep the runs here and reuse them on the next call"
+    )
     args = parser.parse_args()
     scenarios = [
         s
@@ -125,7 +137,8 @@ def main() -> None:
     print(f"{len(scenarios)} scenarios ({', '.join(families)}); baseline {BASELINE}")
     started = time.perf_counter()
     with tempfile.TemporaryDirectory() as tmp:
-        runner = Runner(scenarios, Path(tmp))
+        runner = Runner(scenarios, Path(args.keep or tmp))
+        runner.folder.mkdir(parents=True, exist_ok=True)
         fixed_out = fixed(runner, args.trials, args.repeats)
         seq_out = sequential(runner, args.seq_trials, args.max_batches)
     table = Table(
@@ -160,7 +173,10 @@ def main() -> None:
             )
     console = Console(width=160)
     console.print(table)
-    console.print(f"{runner.runs} simulated runs in {time.perf_counter() - started:.0f} s")
+    console.print(
+        f"{runner.runs} simulated runs ({runner.played} played now, the rest kept from "
+        f"before) in {time.perf_counter() - started:.0f} s"
+    )
 
 
 if __name__ == "__main__":
