@@ -9,7 +9,8 @@ to excess, which only counts turns where the behaviour was allowed), and for eve
 standing-rule scenario the difference in forget rate. Per family and
 overall, the mean difference gets a bootstrap interval that resamples scenarios (the
 pairing is kept: a drawn scenario brings both models' runs) and then runs within each
-scenario. Several families are tested at once, so each interval is widened by
+scenario, with the scenario means shrunk so the run-level noise is not counted twice
+(see _shrunk_scenario_draws). Several families are tested at once, so each interval is widened by
 Bonferroni: confidence 1 - (1 - C) / number of checks.
 
 Within a scenario, a side that never (or always) showed the behaviour gets its rate
@@ -195,6 +196,36 @@ def _unit_stat(parts: list[np.ndarray], draws: int | None, rng) -> np.ndarray | 
     return rates[0] - rates[1] if len(rates) == 2 else rates[0]
 
 
+def _shrunk_scenario_draws(point: np.ndarray, reps: np.ndarray) -> np.ndarray:
+    """Two-stage draws that count the within-scenario noise once.
+
+    Drawing scenarios and then runs within them counts the run-level noise twice: the
+    spread of the observed scenario means already contains it. So the scenario means
+    are pulled towards their average by the share of their spread that run-level noise
+    explains (the adjusted two-stage bootstrap for hierarchical data, Davison & Hinkley
+    1997, ch. 3): the variance of a drawn mean is then the larger of the two, not their
+    sum. With one scenario, or no spread beyond the noise, only run-level noise is left.
+    """
+    spread = [np.var(col[np.isfinite(col)]) for col in reps.T if np.isfinite(col).sum() > 1]
+    within = float(np.mean(spread)) if spread else 0.0
+    between = float(np.var(point, ddof=1)) if len(point) > 1 else 0.0
+    shrink = np.sqrt(max(0.0, 1.0 - within / between)) if between > 0 else 0.0
+    centre = point.mean()
+    return centre + shrink * (point - centre) + (reps - point)
+
+
+def _two_stage_means(point: np.ndarray, reps: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    """Replicates of the mean over scenarios: draw scenarios with replacement, and give
+    every drawn copy its own run-level replicate (a scenario drawn twice is resampled
+    twice, as in a real second draw)."""
+    values = _shrunk_scenario_draws(point, reps)
+    draws, k = values.shape
+    picked = values[rng.integers(0, draws, size=(draws, k)), rng.integers(0, k, size=(draws, k))]
+    ok = np.isfinite(picked)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return np.where(ok, picked, 0).sum(1) / ok.sum(1)
+
+
 def gate(
     baseline_events: pd.DataFrame,
     candidate_events: pd.DataFrame,
@@ -244,13 +275,7 @@ def gate(
                 if units[i].measure == measure and family in (OVERALL, units[i].family)
             ]
         )
-        # Stage 1: draw scenarios with replacement (weights); stage 2 is in `reps`.
-        weights = rng.multinomial(len(idx), np.full(len(idx), 1 / len(idx)), size=draws)
-        values = reps[:, idx]
-        ok = np.isfinite(values)
-        w = np.where(ok, weights, 0)
-        with np.errstate(invalid="ignore", divide="ignore"):
-            means = (np.where(ok, values, 0) * w).sum(1) / w.sum(1)
+        means = _two_stage_means(point[idx], reps[:, idx], rng)
         est = interval(float(point[idx].mean()), means, check_conf)
         checks.append(Check(family, measure, len(idx), est, _verdict(est, margin)))
     table = pd.DataFrame(

@@ -15,6 +15,7 @@ from analysis.gate import (
     EXIT_CODES,
     GateError,
     _running_interval,
+    _two_stage_means,
     confidence_sequence,
     gate,
     scenario_check,
@@ -129,6 +130,22 @@ def test_running_interval_keeps_what_an_earlier_look_decided():
     ]
     misses = sum(not r.low <= 0 <= r.high for r in runs)
     assert misses / 200 <= 0.08
+
+
+def test_two_stage_draws_count_run_noise_once():
+    rng = np.random.default_rng(0)
+
+    def variance_of_mean(true_effects: np.ndarray, noise: float) -> float:
+        point = true_effects + rng.normal(0, noise, len(true_effects))
+        reps = point + rng.normal(0, noise, (4000, len(point)))
+        return float(_two_stage_means(point, reps, rng).var())
+
+    # Scenarios that differ only by run noise: the variance of the mean is the noise's
+    # (0.01 / 40); resampling scenarios and then runs, unadjusted, gives twice that.
+    assert variance_of_mean(np.zeros(40), 0.1) == pytest.approx(0.01 / 40, rel=0.3)
+    # Scenarios that really differ: their spread dominates, as in scenario resampling.
+    spread = rng.normal(0, 0.5, 40)
+    assert variance_of_mean(spread, 0.1) == pytest.approx(spread.var() / 40, rel=0.35)
 
 
 def test_sequential_gate_decides_from_batches():
