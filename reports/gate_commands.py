@@ -35,7 +35,8 @@ def gate_table(result: GateResult) -> Table:
         table.add_column(name, justify="right" if name in ("scenarios",) else "left")
     for c in result.checks:
         d = c.difference
-        diff = "n/a" if math.isnan(d.value) else f"{d.value:+.0%} [{d.low:+.0%}, {d.high:+.0%}]"
+        # One decimal: an interval that ends at "+5%" must not read as touching a 5% margin.
+        diff = "n/a" if math.isnan(d.value) else f"{d.value:+.1%} [{d.low:+.1%}, {d.high:+.1%}]"
         table.add_row(
             c.family,
             c.measure,
