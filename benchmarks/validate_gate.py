@@ -10,7 +10,8 @@ candidate with persist 0.5 (regression in at least 95%), sim:forgetful (caught b
 forget-rate check). The fixed design gates once after --repeats repeats per scenario;
 the sequential design (batches of one repeat, a look after every batch, at most
 --max-batches) should reach the same error rates with fewer runs. Runs the whole
-library unless --families narrows it. Takes about an hour on two cores.
+library unless --families narrows it. Takes about 1.5 hours on two cores; --keep DIR
+keeps the runs so a second call only re-gates.
 """
 
 from __future__ import annotations
