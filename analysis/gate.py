@@ -131,7 +131,7 @@ class _Unit:
     measure: str
     scenario: str
     # per side: list of (values (n_runs, 2): numerator, denominator) per part; the
-    # statistic is rate(part 0) - rate(part 1) (excess) or rate(part 0) (forget)
+    # statistic is rate(part 0) - rate(part 1) (excess) or rate(part 0) (forget, violation)
     parts: dict[str, list[np.ndarray]]
 
 
