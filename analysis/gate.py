@@ -6,12 +6,12 @@ by both models, the paired difference in excess stickiness:
 for every scenario that revokes or replaces an instruction the difference in violation
 rate (doing it after being told to stop: the sharpest form of stickiness, and invisible
 to excess, which only counts turns where the behaviour was allowed), and for every
-standing-rule scenario the difference in forget rate. Per family and
-overall, the mean difference gets a bootstrap interval that resamples scenarios (the
-pairing is kept: a drawn scenario brings both models' runs) and then runs within each
-scenario, with the scenario means shrunk so the run-level noise is not counted twice
-(see _shrunk_scenario_draws). Several families are tested at once, so each interval is widened by
-Bonferroni: confidence 1 - (1 - C) / number of checks.
+standing-rule scenario the difference in forget rate. Per family and overall, the mean
+difference gets a bootstrap interval that resamples scenarios (the pairing is kept: a
+drawn scenario brings both models' runs) and then runs within each drawn copy, with the
+scenario means shrunk so run-level noise is not counted twice (_shrunk_scenario_draws).
+Several families are tested at once, so each interval is widened by Bonferroni:
+confidence 1 - (1 - C) / number of checks.
 
 Within a scenario, a side that never (or always) showed the behaviour gets its rate
 from the Jeffreys posterior of the count instead of resampled runs, which would all give
