@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from agents.tools import TOOLS
+from stickiness.agents.tools import TOOLS
 
 
 class HarnessError(ValueError):

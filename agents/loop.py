@@ -9,10 +9,10 @@ from typing import Annotated, TypedDict
 from langgraph.graph import END, START, StateGraph
 from langgraph.graph.state import CompiledStateGraph
 
-from agents.harness import Harness
-from agents.models.base import ModelAdapter
-from agents.sandbox import Sandbox
-from agents.tools import execute, tool_schemas
+from stickiness.agents.harness import Harness
+from stickiness.agents.models.base import ModelAdapter
+from stickiness.agents.sandbox import Sandbox
+from stickiness.agents.tools import execute, tool_schemas
 
 EMPTY_REPLY_NOTICE = (
     "[harness] Your last reply was empty: no text and no tool call. "

@@ -15,12 +15,12 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 
-from agents.harness import Harness, get_harness
-from agents.loop import build_agent, recursion_limit
-from agents.models import CallOptions, ModelSpec, ResponseCache, create_model
-from agents.pricing import DEFAULT_PRICES, Price, PriceTable
-from agents.sandbox import Sandbox
-from agents.trajectory import (
+from stickiness.agents.harness import Harness, get_harness
+from stickiness.agents.loop import build_agent, recursion_limit
+from stickiness.agents.models import CallOptions, ModelSpec, ResponseCache, create_model
+from stickiness.agents.pricing import DEFAULT_PRICES, Price, PriceTable
+from stickiness.agents.sandbox import Sandbox
+from stickiness.agents.trajectory import (
     CommitRecord,
     PushRecord,
     Trajectory,
@@ -28,7 +28,7 @@ from agents.trajectory import (
     append_trajectory,
     iter_records,
 )
-from scenarios.model import Scenario, Turn
+from stickiness.scenarios.model import Scenario, Turn
 
 DEFAULT_MAX_STEPS = 20
 MAX_DIFF_CHARS = 50_000

@@ -17,7 +17,7 @@ from pathlib import Path
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from agents.sandbox import GitError, PathOutsideWorkspace, Sandbox
+from stickiness.agents.sandbox import GitError, PathOutsideWorkspace, Sandbox
 
 MAX_OUTPUT_CHARS = 20_000
 MAX_SEARCH_HITS = 200

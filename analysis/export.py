@@ -9,8 +9,8 @@ from pathlib import Path
 
 import pandas as pd
 
-from analysis.metrics import ModelMetrics, per_phrasing
-from analysis.policy import Policy
+from stickiness.analysis.metrics import ModelMetrics, per_phrasing
+from stickiness.analysis.policy import Policy
 
 METRICS_SCHEMA_VERSION = 1
 

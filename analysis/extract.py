@@ -10,7 +10,7 @@ from collections.abc import Iterable
 
 import pandas as pd
 
-from agents.trajectory import Trajectory, TurnRecord
+from stickiness.agents.trajectory import Trajectory, TurnRecord
 
 OVERUSE_TOOLS = frozenset({"search", "run_tests"})
 
@@ -76,7 +76,7 @@ def _as_record(t: Trajectory | dict) -> dict:
 def turn_table(trajectories: Iterable[Trajectory | dict]) -> tuple[pd.DataFrame, pd.DataFrame]:
     """(turns, detectors): the turn table and one row per run x declared detector.
 
-    Takes `Trajectory` objects or the plain dicts of `agents.trajectory.iter_records`,
+    Takes `Trajectory` objects or the plain dicts of `stickiness.agents.trajectory.iter_records`,
     and streams: each record is reduced to its columns and dropped, so memory grows with
     the table, not with the transcripts. A run that failed before its first turn gets a
     single row with turn 0, so it is still counted. Reply text and added lines are kept

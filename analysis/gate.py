@@ -29,8 +29,8 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from analysis.bootstrap import Estimate, interval
-from analysis.metrics import OVERALL, per_run
+from stickiness.analysis.bootstrap import Estimate, interval
+from stickiness.analysis.metrics import OVERALL, per_run
 
 PASS, REGRESSION, INCONCLUSIVE = "pass", "regression", "inconclusive"
 MIN_BATCHES = 5

@@ -25,7 +25,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
-from analysis.bootstrap import (
+from stickiness.analysis.bootstrap import (
     DEFAULT_DRAWS,
     Estimate,
     Resampled,

@@ -15,10 +15,10 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from agents.trajectory import Trajectory
-from analysis.extract import turn_table
-from analysis.policy import Policy
-from scenarios.model import ACTION_BEHAVIOUR
+from stickiness.agents.trajectory import Trajectory
+from stickiness.analysis.extract import turn_table
+from stickiness.analysis.policy import Policy
+from stickiness.scenarios.model import ACTION_BEHAVIOUR
 
 EVENT_COLUMNS = [
     "model",

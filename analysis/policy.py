@@ -11,7 +11,7 @@ import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from scenarios.model import FAMILIES
+from stickiness.scenarios.model import FAMILIES
 
 
 class PolicyError(ValueError):

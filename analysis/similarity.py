@@ -10,7 +10,7 @@ from itertools import combinations
 import numpy as np
 import pandas as pd
 
-from analysis.metrics import OVERALL, ModelMetrics
+from stickiness.analysis.metrics import OVERALL, ModelMetrics
 
 
 def label(m: ModelMetrics) -> str:

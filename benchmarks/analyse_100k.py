@@ -21,11 +21,11 @@ from pathlib import Path
 
 import numpy as np
 
-from agents.trajectory import iter_records
-from analysis.export import AnalysisSettings, write_outputs
-from analysis.metrics import analyse
-from analysis.observe import observe
-from analysis.policy import Policy
+from stickiness.agents.trajectory import iter_records
+from stickiness.analysis.export import AnalysisSettings, write_outputs
+from stickiness.analysis.metrics import analyse
+from stickiness.analysis.observe import observe
+from stickiness.analysis.policy import Policy
 
 TURNS = 6
 FAMILY_ACTION = {

@@ -28,9 +28,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
 
 from llm_server import FakeLLMServer  # noqa: E402
 
-from agents.models import ModelSpec, create_model  # noqa: E402
-from agents.runner import RunOptions, plan_runs, run_all  # noqa: E402
-from scenarios import load_scenarios  # noqa: E402
+from stickiness.agents.models import ModelSpec, create_model  # noqa: E402
+from stickiness.agents.runner import RunOptions, plan_runs, run_all  # noqa: E402
+from stickiness.scenarios import load_scenarios  # noqa: E402
 
 TURNS = 4
 SCENARIO = """\
@@ -121,9 +121,9 @@ class Timed:
 
 
 def overhead(folder: Path, runs: int = 20) -> None:
-    from agents import loop as loop_module
-    from agents.harness import get_harness
-    from agents.sandbox import Sandbox
+    from stickiness.agents import loop as loop_module
+    from stickiness.agents.harness import get_harness
+    from stickiness.agents.sandbox import Sandbox
 
     sc = scenario(folder)
     harness = get_harness("minimal")

@@ -14,11 +14,11 @@ import tempfile
 import time
 from pathlib import Path
 
-from agents.models import ModelSpec
-from agents.runner import plan_runs, run_all
-from agents.trajectory import read_trajectories
-from reports.html import write_report
-from scenarios import builtin_scenario_dir, load_scenarios
+from stickiness.agents.models import ModelSpec
+from stickiness.agents.runner import plan_runs, run_all
+from stickiness.agents.trajectory import read_trajectories
+from stickiness.reports.html import write_report
+from stickiness.scenarios import builtin_scenario_dir, load_scenarios
 
 
 def main() -> None:

@@ -29,12 +29,12 @@ import pandas as pd
 from rich.console import Console
 from rich.table import Table
 
-from agents.models import ModelSpec
-from agents.runner import finished_run_ids, plan_runs, run_all
-from agents.trajectory import iter_records
-from analysis.gate import INCONCLUSIVE, PASS, REGRESSION, gate, sequential_gate
-from analysis.observe import observe
-from scenarios import builtin_scenario_dir, load_scenarios
+from stickiness.agents.models import ModelSpec
+from stickiness.agents.runner import finished_run_ids, plan_runs, run_all
+from stickiness.agents.trajectory import iter_records
+from stickiness.analysis.gate import INCONCLUSIVE, PASS, REGRESSION, gate, sequential_gate
+from stickiness.analysis.observe import observe
+from stickiness.scenarios import builtin_scenario_dir, load_scenarios
 
 BASELINE = "sim:steady"
 CANDIDATES = {

@@ -18,11 +18,11 @@ from concurrent.futures import ProcessPoolExecutor
 
 import numpy as np
 
-from agents.models import ModelSpec, sim_params
-from agents.runner import RunSpec, plan_runs, run_one
-from analysis.metrics import analyse
-from analysis.observe import observe
-from scenarios import builtin_scenario_dir, load_scenarios
+from stickiness.agents.models import ModelSpec, sim_params
+from stickiness.agents.runner import RunSpec, plan_runs, run_one
+from stickiness.analysis.metrics import analyse
+from stickiness.analysis.observe import observe
+from stickiness.scenarios import builtin_scenario_dir, load_scenarios
 
 TRUE_SPEC = "sim:sticky?base=0.05&persist=0.6&decay=0.7&revoke_ignore=0.2&forget=0.02"
 PAIR = ("commit-once-then-edits", "commit-never-then-edits")

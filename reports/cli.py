@@ -13,21 +13,27 @@ from rich.console import Console
 from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-from agents.harness import HARNESSES, HarnessError, get_harness
-from agents.models import CallOptions, ModelSpecError, ResponseCache, check_model
-from agents.pricing import PriceError, load_prices
-from agents.runner import DEFAULT_MAX_STEPS, RunOptions, finished_run_ids, plan_runs, run_all
-from agents.trajectory import TrajectoryError, iter_records, read_trajectories
-from analysis.bootstrap import DEFAULT_DRAWS
-from analysis.export import AnalysisSettings, write_outputs
-from analysis.gate import GateError
-from analysis.metrics import analyse
-from analysis.observe import DetectorError, observe
-from analysis.policy import Policy, PolicyError, load_policy
-from reports import gate_commands, scenario_commands
-from reports.html import write_report
-from reports.terminal import print_summary, print_usage
-from scenarios import ScenarioError, builtin_scenario_dir, load_scenarios
+from stickiness.agents.harness import HARNESSES, HarnessError, get_harness
+from stickiness.agents.models import CallOptions, ModelSpecError, ResponseCache, check_model
+from stickiness.agents.pricing import PriceError, load_prices
+from stickiness.agents.runner import (
+    DEFAULT_MAX_STEPS,
+    RunOptions,
+    finished_run_ids,
+    plan_runs,
+    run_all,
+)
+from stickiness.agents.trajectory import TrajectoryError, iter_records, read_trajectories
+from stickiness.analysis.bootstrap import DEFAULT_DRAWS
+from stickiness.analysis.export import AnalysisSettings, write_outputs
+from stickiness.analysis.gate import GateError
+from stickiness.analysis.metrics import analyse
+from stickiness.analysis.observe import DetectorError, observe
+from stickiness.analysis.policy import Policy, PolicyError, load_policy
+from stickiness.reports import gate_commands, scenario_commands
+from stickiness.reports.html import write_report
+from stickiness.reports.terminal import print_summary, print_usage
+from stickiness.scenarios import ScenarioError, builtin_scenario_dir, load_scenarios
 
 DEFAULT_MODELS = ["sim:steady", "sim:sticky"]
 DEFAULT_REPEATS = 10

@@ -9,7 +9,7 @@ import numpy as np
 from matplotlib.figure import Figure
 from matplotlib.ticker import MaxNLocator
 
-from analysis.metrics import FamilyMetrics
+from stickiness.analysis.metrics import FamilyMetrics
 
 
 def _data_uri(fig: Figure) -> str:

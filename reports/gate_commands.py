@@ -12,14 +12,14 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
-from agents.models import CallOptions, ModelSpec, ResponseCache, check_model
-from agents.pricing import load_prices
-from agents.runner import RunOptions, plan_runs, run_all
-from agents.trajectory import iter_records, read_trajectories
-from analysis.gate import REGRESSION, GateResult, gate, sequential_gate
-from analysis.observe import observe
-from reports.html import write_report
-from scenarios import load_scenarios
+from stickiness.agents.models import CallOptions, ModelSpec, ResponseCache, check_model
+from stickiness.agents.pricing import load_prices
+from stickiness.agents.runner import RunOptions, plan_runs, run_all
+from stickiness.agents.trajectory import iter_records, read_trajectories
+from stickiness.analysis.gate import REGRESSION, GateResult, gate, sequential_gate
+from stickiness.analysis.observe import observe
+from stickiness.reports.html import write_report
+from stickiness.scenarios import load_scenarios
 
 VERDICT_STYLE = {"pass": "green", "regression": "bold red", "inconclusive": "yellow"}
 

@@ -8,19 +8,19 @@ from pathlib import Path
 import pandas as pd
 from jinja2 import Environment, PackageLoader, select_autoescape
 
-from agents.trajectory import Trajectory
-from analysis import similarity
-from analysis.gate import GateError, GateResult, gate
-from analysis.metrics import OVERALL, ModelMetrics, analyse, per_phrasing, per_scenario
-from analysis.observe import observe
-from analysis.policy import Policy
-from analysis.similarity import label
-from reports import figures
-from reports.usage import usage_rows
-from reports.verdict import model_sentences, pct, turns, with_interval
+from stickiness.agents.trajectory import Trajectory
+from stickiness.analysis import similarity
+from stickiness.analysis.gate import GateError, GateResult, gate
+from stickiness.analysis.metrics import OVERALL, ModelMetrics, analyse, per_phrasing, per_scenario
+from stickiness.analysis.observe import observe
+from stickiness.analysis.policy import Policy
+from stickiness.analysis.similarity import label
+from stickiness.reports import figures
+from stickiness.reports.usage import usage_rows
+from stickiness.reports.verdict import model_sentences, pct, turns, with_interval
 
 _env = Environment(
-    loader=PackageLoader("reports", "templates"),
+    loader=PackageLoader("stickiness.reports", "templates"),
     autoescape=select_autoescape(enabled_extensions=("html", "j2"), default=True),
     trim_blocks=True,
     lstrip_blocks=True,

@@ -12,13 +12,18 @@ from pathlib import Path
 
 import pytest
 
-from agents.models import ModelSpec, ModelSpecError, check_model
-from agents.runner import plan_runs, run_one
-from agents.trajectory import Trajectory, TrajectoryError, append_trajectory, iter_records
-from analysis.gate import REGRESSION, scenario_check
-from analysis.observe import observe
-from reports.html import write_report
-from scenarios import Scenario, ScenarioError, load_scenario
+from stickiness.agents.models import ModelSpec, ModelSpecError, check_model
+from stickiness.agents.runner import plan_runs, run_one
+from stickiness.agents.trajectory import (
+    Trajectory,
+    TrajectoryError,
+    append_trajectory,
+    iter_records,
+)
+from stickiness.analysis.gate import REGRESSION, scenario_check
+from stickiness.analysis.observe import observe
+from stickiness.reports.html import write_report
+from stickiness.scenarios import Scenario, ScenarioError, load_scenario
 
 DEFAULT_REPEATS = 5
 GATE_CONFIDENCE = 0.95

@@ -10,8 +10,8 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
-from agents.runner import draw_phrasings
-from scenarios import Scenario, ScenarioError, load_scenarios
+from stickiness.agents.runner import draw_phrasings
+from stickiness.scenarios import Scenario, ScenarioError, load_scenarios
 
 
 def _load(args: argparse.Namespace, default: Path) -> list[Scenario]:

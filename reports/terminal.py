@@ -7,9 +7,9 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
-from analysis.metrics import OVERALL, FamilyMetrics, ModelMetrics
-from reports.usage import usage_rows
-from reports.verdict import model_sentences, turns, with_interval
+from stickiness.analysis.metrics import OVERALL, FamilyMetrics, ModelMetrics
+from stickiness.reports.usage import usage_rows
+from stickiness.reports.verdict import model_sentences, turns, with_interval
 
 
 def _shown(m: ModelMetrics) -> list[tuple[str, FamilyMetrics]]:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from agents.trajectory import Trajectory
+from stickiness.agents.trajectory import Trajectory
 
 USAGE_KEYS = (
     "model_calls",

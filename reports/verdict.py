@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import math
 
-from analysis.bootstrap import Estimate
-from analysis.metrics import OVERALL, FamilyMetrics, ModelMetrics
+from stickiness.analysis.bootstrap import Estimate
+from stickiness.analysis.metrics import OVERALL, FamilyMetrics, ModelMetrics
 
 # What doing each family's behaviour unasked looks like, as a verb phrase.
 DOES = {

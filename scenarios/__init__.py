@@ -5,8 +5,13 @@ A scenario is a scripted conversation with a coding agent plus ground-truth anno
 the analyser and the simulated models read the annotations.
 """
 
-from scenarios.loader import ScenarioError, builtin_scenario_dir, load_scenario, load_scenarios
-from scenarios.model import BUILTIN_BEHAVIOURS, FAMILIES, Detector, Scenario, Turn
+from stickiness.scenarios.loader import (
+    ScenarioError,
+    builtin_scenario_dir,
+    load_scenario,
+    load_scenarios,
+)
+from stickiness.scenarios.model import BUILTIN_BEHAVIOURS, FAMILIES, Detector, Scenario, Turn
 
 __all__ = [
     "BUILTIN_BEHAVIOURS",

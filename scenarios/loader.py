@@ -9,7 +9,7 @@ from pathlib import Path
 import yaml
 from pydantic import ValidationError
 
-from scenarios.model import Scenario
+from stickiness.scenarios.model import Scenario
 
 
 class ScenarioError(ValueError):

@@ -5,7 +5,7 @@ from pathlib import Path
 
 import pytest
 
-from scenarios import builtin_scenario_dir, load_scenarios
+from stickiness.scenarios import builtin_scenario_dir, load_scenarios
 
 # The commit family of the library: small enough for tests that play every scenario.
 COMMIT_SCENARIOS = (

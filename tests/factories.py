@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from agents.trajectory import CommitRecord, PushRecord, Trajectory, TurnRecord
+from stickiness.agents.trajectory import CommitRecord, PushRecord, Trajectory, TurnRecord
 
 
 def turn(

@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from agents.harness import get_harness
-from agents.loop import build_agent, recursion_limit
-from agents.models.base import ModelReply, Usage
-from agents.sandbox import Sandbox
+from stickiness.agents.harness import get_harness
+from stickiness.agents.loop import build_agent, recursion_limit
+from stickiness.agents.models.base import ModelReply, Usage
+from stickiness.agents.sandbox import Sandbox
 
 
 class ScriptedModel:

@@ -7,10 +7,10 @@ import pandas as pd
 import pytest
 from factories import trajectory, turn
 
-from analysis.bootstrap import cluster_bootstrap, interval
-from analysis.metrics import OVERALL, analyse
-from analysis.observe import observe
-from analysis.policy import Policy, PolicyError, load_policy
+from stickiness.analysis.bootstrap import cluster_bootstrap, interval
+from stickiness.analysis.metrics import OVERALL, analyse
+from stickiness.analysis.observe import observe
+from stickiness.analysis.policy import Policy, PolicyError, load_policy
 
 
 def probed(trajectories, policy=None) -> pd.DataFrame:

@@ -5,9 +5,9 @@ from __future__ import annotations
 import subprocess
 import sys
 
-from agents.trajectory import read_trajectories
-from reports.cli import main
-from scenarios import builtin_scenario_dir
+from stickiness.agents.trajectory import read_trajectories
+from stickiness.reports.cli import main
+from stickiness.scenarios import builtin_scenario_dir
 
 
 def test_run_writes_trajectories_and_report_with_real_commits(tmp_path, monkeypatch, capsys):
@@ -63,7 +63,7 @@ def test_user_errors_are_one_line_without_traceback(tmp_path):
     ]
     for args, expected in cases:
         proc = subprocess.run(
-            [sys.executable, "-m", "reports.cli", *args],
+            [sys.executable, "-m", "stickiness.reports.cli", *args],
             cwd=tmp_path,
             capture_output=True,
             text=True,

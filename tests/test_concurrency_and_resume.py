@@ -6,10 +6,10 @@ import json
 
 from llm_server import FakeLLMServer
 
-from agents.models import ModelSpec
-from agents.runner import RunOptions, finished_run_ids, plan_runs, run_all
-from agents.trajectory import read_trajectories
-from reports.cli import main
+from stickiness.agents.models import ModelSpec
+from stickiness.agents.runner import RunOptions, finished_run_ids, plan_runs, run_all
+from stickiness.agents.trajectory import read_trajectories
+from stickiness.reports.cli import main
 
 
 def test_concurrent_runs_each_land_once_with_whole_lines(tmp_path, commit_scenarios):

@@ -9,11 +9,11 @@ from __future__ import annotations
 import pytest
 import yaml
 
-from agents.models import ModelSpec
-from agents.runner import plan_runs, run_one
-from analysis.metrics import analyse
-from analysis.observe import observe
-from scenarios import load_scenarios
+from stickiness.agents.models import ModelSpec
+from stickiness.agents.runner import plan_runs, run_one
+from stickiness.analysis.metrics import analyse
+from stickiness.analysis.observe import observe
+from stickiness.scenarios import load_scenarios
 
 FILES = {
     "src/app.py": "def main():\n    return 1\n",

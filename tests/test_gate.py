@@ -9,9 +9,9 @@ import pandas as pd
 import pytest
 from factories import three_scenario_runs
 
-from agents.models import ModelSpec
-from agents.runner import plan_runs, run_all
-from analysis.gate import (
+from stickiness.agents.models import ModelSpec
+from stickiness.agents.runner import plan_runs, run_all
+from stickiness.analysis.gate import (
     EXIT_CODES,
     GateError,
     _running_interval,
@@ -21,8 +21,8 @@ from analysis.gate import (
     scenario_check,
     sequential_gate,
 )
-from analysis.observe import observe
-from reports.cli import main
+from stickiness.analysis.observe import observe
+from stickiness.reports.cli import main
 
 
 def side(model: str, carries, forgets, repeats: int = 8):

@@ -66,7 +66,7 @@ def test_forgetful_fails_the_standing_rule(pytester: pytest.Pytester, scenario_c
 def test_baseline_gate_inside_pytest_with_junitxml(
     pytester: pytest.Pytester, scenario_copy, monkeypatch
 ):
-    from reports.cli import main
+    from stickiness.reports.cli import main
 
     monkeypatch.chdir(pytester.path)
     assert (

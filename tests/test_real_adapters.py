@@ -16,11 +16,11 @@ from llm_server import (
     openai_reply,
 )
 
-from agents.models import CallOptions, ModelSpec, ModelSpecError, check_model
-from agents.models.anthropic_messages import to_anthropic
-from agents.pricing import Price, PriceTable
-from agents.runner import RunOptions, plan_runs, run_one
-from scenarios import load_scenarios
+from stickiness.agents.models import CallOptions, ModelSpec, ModelSpecError, check_model
+from stickiness.agents.models.anthropic_messages import to_anthropic
+from stickiness.agents.pricing import Price, PriceTable
+from stickiness.agents.runner import RunOptions, plan_runs, run_one
+from stickiness.scenarios import load_scenarios
 
 SCENARIO = """\
 id: notes
@@ -176,7 +176,7 @@ def test_anthropic_tool_use_with_cache_control_and_cache_usage(server, scenario)
 
 
 def test_responses_are_cached_on_disk_and_replayed_identically(server, scenario, tmp_path):
-    from agents.models import ResponseCache
+    from stickiness.agents.models import ResponseCache
 
     spec = f"openai:gpt-4o?base_url={server.openai_url}"
     first = play(scenario, spec, cache=ResponseCache(tmp_path / "cache"))
@@ -282,7 +282,7 @@ def test_connection_refused_during_a_run_is_recorded_not_raised(scenario):
 
 
 def test_price_table_is_extended_from_pyproject(tmp_path):
-    from agents.pricing import PriceError, load_prices
+    from stickiness.agents.pricing import PriceError, load_prices
 
     path = tmp_path / "pyproject.toml"
     path.write_text('[tool.stickiness.prices]\n"kimi-k2" = {input = 0.6, output = 2.5}\n')

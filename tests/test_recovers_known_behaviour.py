@@ -8,10 +8,10 @@ from __future__ import annotations
 
 import pytest
 
-from agents.models import ModelSpec
-from agents.runner import plan_runs, run_one
-from analysis.metrics import analyse
-from analysis.observe import observe
+from stickiness.agents.models import ModelSpec
+from stickiness.agents.runner import plan_runs, run_one
+from stickiness.analysis.metrics import analyse
+from stickiness.analysis.observe import observe
 
 
 @pytest.fixture(scope="module")

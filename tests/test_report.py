@@ -4,7 +4,7 @@ from html.parser import HTMLParser
 
 from factories import three_scenario_runs, trajectory, turn
 
-from reports.html import render_report
+from stickiness.reports.html import render_report
 
 HOSTILE = '<script>alert("x")</script><img src=x onerror=alert(1)>'
 
@@ -53,8 +53,8 @@ def test_everything_a_model_wrote_is_escaped():
 
 
 def test_report_labels_simulated_models_and_shows_runs(commit_scenarios):
-    from agents.models import ModelSpec
-    from agents.runner import plan_runs, run_one
+    from stickiness.agents.models import ModelSpec
+    from stickiness.agents.runner import plan_runs, run_one
 
     runs = [
         run_one(s)
@@ -73,9 +73,9 @@ def _model_runs(model: str, carry: bool, forget: bool) -> list:
 
 
 def test_similarity_of_behaviour_profiles():
-    from analysis.metrics import analyse
-    from analysis.observe import observe
-    from analysis.similarity import distance, distance_matrix, family_differences
+    from stickiness.analysis.metrics import analyse
+    from stickiness.analysis.observe import observe
+    from stickiness.analysis.similarity import distance, distance_matrix, family_differences
 
     runs = (
         _model_runs("sim:a", True, False)

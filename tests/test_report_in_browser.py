@@ -11,7 +11,7 @@ import pytest
 from factories import trajectory, turn
 from test_report import HOSTILE, hostile_run
 
-from reports.html import render_report
+from stickiness.reports.html import render_report
 
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 pytestmark = pytest.mark.skipif(CHROMIUM is None, reason="Debian package chromium not installed")

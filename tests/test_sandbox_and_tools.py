@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from agents.sandbox import PathOutsideWorkspace, Sandbox
-from agents.tools import execute, tool_schemas
+from stickiness.agents.sandbox import PathOutsideWorkspace, Sandbox
+from stickiness.agents.tools import execute, tool_schemas
 
 
 @pytest.fixture

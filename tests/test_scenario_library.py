@@ -5,11 +5,11 @@ from __future__ import annotations
 import pytest
 from factories import trajectory, turn
 
-from analysis.metrics import per_phrasing
-from analysis.observe import observe
-from reports.cli import main
-from reports.scenario_commands import instruction_turns
-from scenarios import FAMILIES, ScenarioError, load_scenario
+from stickiness.analysis.metrics import per_phrasing
+from stickiness.analysis.observe import observe
+from stickiness.reports.cli import main
+from stickiness.reports.scenario_commands import instruction_turns
+from stickiness.scenarios import FAMILIES, ScenarioError, load_scenario
 
 
 def test_library_covers_every_family_and_kind(builtin_scenarios):

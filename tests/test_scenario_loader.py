@@ -4,7 +4,7 @@ from pathlib import Path
 
 import pytest
 
-from scenarios import ScenarioError, load_scenario, load_scenarios
+from stickiness.scenarios import ScenarioError, load_scenario, load_scenarios
 
 VALID = """\
 id: demo

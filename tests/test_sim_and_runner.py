@@ -2,10 +2,10 @@ from __future__ import annotations
 
 import pytest
 
-from agents.models import ModelSpec, ModelSpecError, check_model
-from agents.models.sim import PROFILES, SimParams
-from agents.runner import RunOptions, plan_runs, run_one
-from analysis.observe import observe
+from stickiness.agents.models import ModelSpec, ModelSpecError, check_model
+from stickiness.agents.models.sim import PROFILES, SimParams
+from stickiness.agents.runner import RunOptions, plan_runs, run_one
+from stickiness.analysis.observe import observe
 
 VOLATILE = {"started_at", "finished_at"}
 
@@ -55,7 +55,7 @@ def test_requested_commits_are_real_and_recorded_per_turn(commit_scenarios):
 
 
 def test_sim_probability_follows_the_annotations(commit_scenarios):
-    from agents.models.sim import SimModel
+    from stickiness.agents.models.sim import SimModel
 
     p = SimParams(base=0.1, persist=0.5, decay=0.5, revoke_ignore=0.2, forget=0.3)
     assert p.unrequested_probability(None) == pytest.approx(0.1)
@@ -87,7 +87,7 @@ def test_bad_model_specs_are_explained(spec, expected):
 
 
 def test_spec_parameters_override_the_profile():
-    from agents.models.sim import sim_params
+    from stickiness.agents.models.sim import sim_params
 
     params = sim_params(ModelSpec.parse("sim:sticky?persist=0.6&decay=0.7"))
     assert (params.persist, params.decay) == (0.6, 0.7)

@@ -3,7 +3,7 @@ from __future__ import annotations
 import pytest
 from factories import trajectory, turn
 
-from agents.trajectory import TrajectoryError, append_trajectory, read_trajectories
+from stickiness.agents.trajectory import TrajectoryError, append_trajectory, read_trajectories
 
 
 def test_append_then_read_round_trip(tmp_path):
@@ -37,7 +37,7 @@ def test_damage_before_the_end_is_an_error_naming_the_line(tmp_path):
 
 
 def test_fast_record_reader_matches_and_checks_fields(tmp_path):
-    from agents.trajectory import iter_records
+    from stickiness.agents.trajectory import iter_records
 
     path = tmp_path / "t.jsonl"
     runs = [trajectory(f"r{i}", [turn(1, commits=1)]) for i in range(2)]

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from agents.models.base import (
+from stickiness.agents.models.base import (
     ModelAdapter,
     ModelCallError,
     ModelReply,
@@ -10,10 +10,10 @@ from agents.models.base import (
     ModelSpecError,
     Usage,
 )
-from agents.models.cache import CachedModel, ResponseCache
-from agents.models.remote import CallOptions, check_reachable, resolve
-from agents.models.sim import PROFILES, SimModel, SimParams, sim_params
-from scenarios.model import Scenario
+from stickiness.agents.models.cache import CachedModel, ResponseCache
+from stickiness.agents.models.remote import CallOptions, check_reachable, resolve
+from stickiness.agents.models.sim import PROFILES, SimModel, SimParams, sim_params
+from stickiness.scenarios.model import Scenario
 
 PROVIDERS = ("sim", "openai", "anthropic")
 
@@ -50,11 +50,11 @@ def create_model(
         return SimModel(spec, scenario, seed)
     settings = resolve(spec, options or CallOptions())
     if spec.provider == "openai":
-        from agents.models.openai_chat import OpenAIChatModel
+        from stickiness.agents.models.openai_chat import OpenAIChatModel
 
         model = OpenAIChatModel(settings)
     elif spec.provider == "anthropic":
-        from agents.models.anthropic_messages import AnthropicMessagesModel
+        from stickiness.agents.models.anthropic_messages import AnthropicMessagesModel
 
         model = AnthropicMessagesModel(settings)
     else:

@@ -7,8 +7,8 @@ import json
 
 import anthropic
 
-from agents.models.base import ModelReply, Usage
-from agents.models.remote import RemoteModel
+from stickiness.agents.models.base import ModelReply, Usage
+from stickiness.agents.models.remote import RemoteModel
 
 DEFAULT_MAX_TOKENS = 4096
 CACHE = {"type": "ephemeral"}

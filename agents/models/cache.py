@@ -13,7 +13,7 @@ import tempfile
 from dataclasses import asdict
 from pathlib import Path
 
-from agents.models.base import ModelReply, Usage
+from stickiness.agents.models.base import ModelReply, Usage
 
 
 class ResponseCache:

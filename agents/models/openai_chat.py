@@ -9,8 +9,8 @@ from __future__ import annotations
 import openai
 from openai.types.chat import ChatCompletion
 
-from agents.models.base import ModelCallError, ModelReply, Usage
-from agents.models.remote import RemoteModel
+from stickiness.agents.models.base import ModelCallError, ModelReply, Usage
+from stickiness.agents.models.remote import RemoteModel
 
 
 def to_openai(messages: list[dict]) -> list[dict]:

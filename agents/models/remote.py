@@ -14,7 +14,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from urllib.parse import urlsplit
 
-from agents.models.base import ModelCallError, ModelSpec, ModelSpecError
+from stickiness.agents.models.base import ModelCallError, ModelSpec, ModelSpecError
 
 PARAMS = ("base_url", "key_env", "temperature", "max_tokens")
 # provider -> (base URL variable, default base URL, key variable)

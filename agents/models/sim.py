@@ -24,8 +24,8 @@ from collections.abc import Generator
 from dataclasses import asdict, dataclass, fields, replace
 from pathlib import PurePosixPath
 
-from agents.models.base import ModelReply, ModelSpec, ModelSpecError
-from scenarios.model import Scenario
+from stickiness.agents.models.base import ModelReply, ModelSpec, ModelSpecError
+from stickiness.scenarios.model import Scenario
 
 
 @dataclass(frozen=True)
