@@ -13,6 +13,8 @@ import tempfile
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 
+from stickiness.agents.leftovers import OWNER_FILE, SANDBOX_PREFIX, owner_stamp
+
 AUTHOR_NAME = "Stickiness Agent"
 AUTHOR_EMAIL = "agent@stickiness.invalid"
 # Commits are stamped from a logical clock starting here, one minute per commit.
@@ -51,7 +53,9 @@ class Sandbox:
     local bare repository as its `origin`, so pushes are real and observable."""
 
     def __init__(self, files: dict[str, str], *, keep: bool = False) -> None:
-        self._base = Path(tempfile.mkdtemp(prefix="stickiness-"))
+        self._base = Path(tempfile.mkdtemp(prefix=SANDBOX_PREFIX))
+        # Who owns it: a later start removes sandboxes whose owner died (kill -9).
+        (self._base / OWNER_FILE).write_text(owner_stamp(), encoding="utf-8")
         self.root = (self._base / "workspace").resolve()
         self.remote = self._base / "origin.git"
         self._home = self._base / "home"
@@ -76,7 +80,10 @@ class Sandbox:
 
     # -- lifecycle -------------------------------------------------------------------
     def close(self) -> None:
-        if not self.keep:
+        if self.keep:
+            # A kept workspace is the user's now: no cleanup may take it.
+            (self._base / OWNER_FILE).unlink(missing_ok=True)
+        else:
             shutil.rmtree(self._base, ignore_errors=True)
 
     def __enter__(self) -> Sandbox:

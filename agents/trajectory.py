@@ -15,7 +15,10 @@ from typing import Literal
 from orjson import loads as _loads  # parses large files several times faster than json
 from pydantic import BaseModel, ValidationError
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
+# Versions this code reads. 2 added a run's error kind and attempts, and a turn's error
+# and time limit; version 1 records read as if those were unset.
+READABLE_VERSIONS = (1, 2)
 
 
 class TrajectoryError(ValueError):
@@ -60,6 +63,9 @@ class TurnRecord(BaseModel):
     dirty_after: bool = False
     steps: int = 0
     step_limit_hit: bool = False
+    time_limit_hit: bool = False  # the turn's wall-clock budget ran out
+    # Set when the run failed during this turn: what was exchanged until then is kept.
+    error: str | None = None
     model_calls: int = 0
     input_tokens: int = 0
     output_tokens: int = 0
@@ -117,6 +123,10 @@ class Trajectory(BaseModel):
     finished_at: str
     status: Literal["ok", "error"]
     error: str | None = None
+    # transient: the provider was unreachable, overloaded or rate-limited, or timed out
+    # (`--resume` plays such a run again); fatal: anything else (`--retry-errors`).
+    error_kind: Literal["transient", "fatal"] | None = None
+    attempts: int = 1  # tries it took, counting retries after transient failures
     usage: dict[str, int] = {}  # totals over the run's model calls
     cost_usd: float | None = None
     turns: list[TurnRecord] = []
