@@ -47,16 +47,27 @@ def _alive(stamp: str) -> bool:
     return len(parts) < 2 or _start_time(pid) in ("", parts[1])
 
 
-def remove_stale_sandboxes(folder: Path | None = None) -> list[Path]:
-    """Remove sandbox folders whose owner process is gone; returns what was removed."""
+def _remove_where(condition, folder: Path | None) -> list[Path]:
     folder = Path(folder or tempfile.gettempdir())
     removed = []
     for path in folder.glob(f"{SANDBOX_PREFIX}*"):
         try:
             stamp = (path / OWNER_FILE).read_text(encoding="utf-8")
         except OSError:
-            continue  # not ours, kept by the user, or not readable
-        if not _alive(stamp):
+            continue  # not a sandbox, kept by the user, or not readable
+        if condition(stamp):
             shutil.rmtree(path, ignore_errors=True)
             removed.append(path)
     return removed
+
+
+def remove_stale_sandboxes(folder: Path | None = None) -> list[Path]:
+    """Remove sandbox folders whose owner process is gone; returns what was removed."""
+    return _remove_where(lambda stamp: not _alive(stamp), folder)
+
+
+def remove_own_sandboxes(folder: Path | None = None) -> list[Path]:
+    """Remove the sandboxes of this process (before leaving without waiting for runs
+    still in flight, whose own cleanup will not happen)."""
+    mine = owner_stamp()
+    return _remove_where(lambda stamp: stamp == mine, folder)

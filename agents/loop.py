@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import math
 import operator
+import time
+from collections.abc import Callable
 from dataclasses import asdict
-from typing import Annotated, TypedDict
+from typing import Annotated, NotRequired, TypedDict
 
 from langgraph.graph import END, START, StateGraph
 from langgraph.graph.state import CompiledStateGraph
@@ -20,19 +23,45 @@ EMPTY_REPLY_NOTICE = (
 )
 
 
+class RunStopped(Exception):
+    """The run was asked to stop (Ctrl-C, SIGTERM) before it finished."""
+
+
 class AgentState(TypedDict):
     messages: Annotated[list[dict], operator.add]
     steps: int
+    # Monotonic time at which the turn's wall-clock budget runs out.
+    deadline: NotRequired[float]
+
+
+def _never() -> bool:
+    return False
 
 
 def build_agent(
-    model: ModelAdapter, box: Sandbox, harness: Harness, max_steps: int
+    model: ModelAdapter,
+    box: Sandbox,
+    harness: Harness,
+    max_steps: int,
+    *,
+    should_stop: Callable[[], bool] = _never,
+    clock: Callable[[], float] = time.monotonic,
 ) -> CompiledStateGraph:
-    """Compile the loop for one run. One invoke() is one user turn."""
+    """Compile the loop for one run. One invoke() is one user turn.
+
+    `should_stop` is asked before every model call and every batch of tool calls, so a
+    stop request reaches a run in the middle of a turn; `clock` is compared with the
+    state's `deadline` to end a turn whose time is up (after its tools ran, so every
+    call in the transcript has a result)."""
     schemas = tool_schemas(list(harness.tools))
     allowed = list(harness.tools)
 
+    def out_of_time(state: AgentState) -> bool:
+        return clock() >= state.get("deadline", math.inf)
+
     def call_model(state: AgentState) -> dict:
+        if should_stop():
+            raise RunStopped
         reply = model.complete(state["messages"], schemas)
         message = reply.as_message() | {"usage": asdict(reply.usage)}
         if reply.cached:
@@ -48,6 +77,8 @@ def build_agent(
         calls = state["messages"][-1]["tool_calls"]
         results = []
         for call in calls:
+            if should_stop():
+                raise RunStopped
             result = execute(box, call["name"], call["arguments"], allowed)
             results.append(
                 {
@@ -63,12 +94,12 @@ def build_agent(
     def after_model(state: AgentState) -> str:
         last = state["messages"][-1]
         if last.get("harness_notice"):
-            return "model" if state["steps"] < max_steps else END
+            return "model" if state["steps"] < max_steps and not out_of_time(state) else END
         return "tools" if last.get("tool_calls") else END
 
     def after_tools(state: AgentState) -> str:
         # Tools always run before stopping, so every call in the transcript has a result.
-        return END if state["steps"] >= max_steps else "model"
+        return END if state["steps"] >= max_steps or out_of_time(state) else "model"
 
     graph = StateGraph(AgentState)
     graph.add_node("model", call_model)

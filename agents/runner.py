@@ -1,7 +1,8 @@
-"""Run scenarios x models x repeats, each seeded, into an append-only JSONL file."""
+"""One seeded run of one scenario with one model, observed from git turn by turn."""
 
 from __future__ import annotations
 
+import errno
 import functools
 import hashlib
 import importlib.metadata
@@ -9,33 +10,44 @@ import platform
 import random
 import subprocess
 import threading
+import time
 from collections.abc import Callable, Iterable
-from concurrent.futures import ThreadPoolExecutor, as_completed
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from pathlib import Path
 
 from stickiness.agents.harness import Harness, get_harness
-from stickiness.agents.loop import build_agent, recursion_limit
+from stickiness.agents.loop import RunStopped, build_agent, recursion_limit
 from stickiness.agents.models import CallOptions, ModelSpec, ResponseCache, create_model
 from stickiness.agents.pricing import DEFAULT_PRICES, Price, PriceTable
 from stickiness.agents.sandbox import Sandbox
-from stickiness.agents.trajectory import (
-    CommitRecord,
-    PushRecord,
-    Trajectory,
-    TurnRecord,
-    append_trajectory,
-    iter_records,
-)
+from stickiness.agents.trajectory import CommitRecord, PushRecord, Trajectory, TurnRecord
+from stickiness.agents.transcript import bounded_messages
 from stickiness.scenarios.model import Scenario, Turn
 
 DEFAULT_MAX_STEPS = 20
+DEFAULT_TURN_TIMEOUT = 900.0  # seconds of wall clock per user turn
 MAX_DIFF_CHARS = 50_000
+MAX_ERROR_CHARS = 2_000
+# Failures of the machine rather than of the run: worth playing the run again later.
+_TRANSIENT_ERRNOS = frozenset({errno.ENOSPC, errno.EDQUOT, errno.ENOMEM, errno.EAGAIN})
 
 
 def _clip(diff: str) -> str:
     return diff if len(diff) <= MAX_DIFF_CHARS else diff[:MAX_DIFF_CHARS] + "\n(diff clipped)\n"
+
+
+def _clip_error(text: str) -> str:
+    if len(text) <= MAX_ERROR_CHARS:
+        return text
+    return text[:MAX_ERROR_CHARS] + f"... ({len(text) - MAX_ERROR_CHARS:,} more characters)"
+
+
+def is_transient(exc: BaseException) -> bool:
+    """A failure that another attempt may not meet: a provider outage, rate limit or
+    timeout (the adapters mark those), or the machine short of disk or memory."""
+    if getattr(exc, "transient", False):
+        return True
+    return isinstance(exc, OSError) and exc.errno in _TRANSIENT_ERRNOS
 
 
 def derive_seed(base_seed: int, scenario_id: str, repeat: int) -> int:
@@ -53,16 +65,26 @@ def draw_phrasings(scenario: Scenario, seed: int) -> list[int]:
 @dataclass(frozen=True)
 class RunOptions:
     max_steps: int = DEFAULT_MAX_STEPS
+    turn_timeout: float = DEFAULT_TURN_TIMEOUT
     keep_workspaces: bool = False
     call: CallOptions = field(default_factory=CallOptions)
     cache: ResponseCache | None = None
     prices: PriceTable = field(default_factory=lambda: PriceTable(dict(DEFAULT_PRICES)))
-    # Set to stop between turns; a run stopped this way is not recorded.
+    # Plays again, after a backoff, a run that failed transiently (see `is_transient`).
+    run_retries: int = 3
+    retry_backoff: float = 2.0  # seconds before the first retry; doubles each time
+    # Set to stop runs at their next step; a run stopped this way is not recorded.
     stop: threading.Event = field(default_factory=threading.Event)
+    clock: Callable[[], float] = time.monotonic
 
 
-class RunStopped(Exception):
-    """The run was asked to stop (Ctrl-C) before it finished."""
+class TurnFailed(Exception):
+    """A turn ended in an exception; `record` holds what was exchanged until then."""
+
+    def __init__(self, record: TurnRecord, cause: BaseException) -> None:
+        super().__init__(str(cause))
+        self.record = record
+        self.cause = cause
 
 
 @dataclass(frozen=True)
@@ -143,6 +165,23 @@ class RepoState:
         return RepoState(head, tree, refs, unpushed, tree != head_tree)
 
 
+def _stream_turn(agent, history: list[dict], text: str, max_steps: int, deadline: float):
+    """Play one user turn through the graph, yielding each node's new messages as it
+    ends, so a failure part-way keeps what came before it. Returns the step count."""
+    steps = 0
+    messages = [*history, {"role": "user", "content": text}]
+    for update in agent.stream(
+        {"messages": messages, "steps": 0, "deadline": deadline},
+        config={"recursion_limit": recursion_limit(max_steps)},
+        stream_mode="updates",
+    ):
+        for node in update.values():
+            if node:
+                steps = node.get("steps", steps)
+                yield node.get("messages", [])
+    return steps
+
+
 def _play_turn(
     agent,
     box: Sandbox,
@@ -150,28 +189,47 @@ def _play_turn(
     turn: Turn,
     index: int,
     phrasing: int,
-    max_steps: int,
+    options: RunOptions,
     before: RepoState,
     price: Price | None,
 ) -> tuple[TurnRecord, list[dict], RepoState]:
-    """One user turn, observed from git as the change from `before` to its end state."""
+    """One user turn, observed from git as the change from `before` to its end state.
+    Raises `TurnFailed` carrying the partial record if the turn ends in an exception."""
     text = turn.user[phrasing]
-    state = agent.invoke(
-        {"messages": [*history, {"role": "user", "content": text}], "steps": 0},
-        config={"recursion_limit": recursion_limit(max_steps)},
-    )
-    messages = state["messages"]
-    produced = messages[len(history) + 1 :]
+    produced: list[dict] = []
+    steps, failure = 0, None
+    deadline = options.clock() + options.turn_timeout
+    stream = _stream_turn(agent, history, text, options.max_steps, deadline)
+    try:
+        while True:
+            produced += next(stream)
+    except StopIteration as end:
+        steps = end.value
+    except RunStopped:
+        raise
+    except Exception as exc:  # noqa: BLE001 - recorded with the turn, then re-raised
+        failure = exc
+        steps = sum(m["role"] == "assistant" for m in produced)
     calls = [m for m in produced if m["role"] == "assistant"]
     usage = [m.get("usage") or {} for m in calls]
     billed = [m.get("usage") or {} for m in calls if not m.get("cached")]
     cost = None if price is None else sum(price.cost(u) for u in billed)
-    after = before.next(box)
+    try:
+        after = before.next(box)
+        commits = box.commits_since(before.head) if after.head != before.head else []
+        changed = box.changed_between(before.tree, after.tree)
+        diff = _clip(box.diff_between(before.tree, after.tree))
+    except Exception as exc:  # noqa: BLE001 - git could not be read: keep the transcript
+        if failure is None:
+            failure = exc
+        after, commits, changed, diff = before, [], [], ""
     pushes = [
         PushRecord(ref=ref, old=before.refs.get(ref), new=after.refs.get(ref))
         for ref in sorted(set(before.refs) | set(after.refs))
         if before.refs.get(ref) != after.refs.get(ref)
     ]
+    # The loop ends on a tool message only when a step or time limit cut it short.
+    cut_short = failure is None and bool(produced) and produced[-1]["role"] == "tool"
     record = TurnRecord(
         turn=index + 1,
         user=text,
@@ -179,71 +237,87 @@ def _play_turn(
         requests=list(turn.requests),
         forbids=list(turn.forbids),
         requires=list(turn.requires),
-        messages=produced,
-        commits=[
-            CommitRecord(sha=c.sha, message=c.message, files=c.files)
-            for c in (box.commits_since(before.head) if after.head != before.head else [])
-        ],
+        messages=bounded_messages(produced),
+        commits=[CommitRecord(sha=c.sha, message=c.message, files=c.files) for c in commits],
         pushes=pushes,
-        files_changed=box.changed_between(before.tree, after.tree),
-        diff=_clip(box.diff_between(before.tree, after.tree)),
+        files_changed=changed,
+        diff=diff,
         unpushed_before=before.unpushed,
         dirty_before=before.dirty,
         dirty_after=after.dirty,
-        steps=state["steps"],
-        # The loop ends on a tool message only when the step limit cut it short.
-        step_limit_hit=produced[-1]["role"] == "tool",
+        steps=steps,
+        step_limit_hit=cut_short and steps >= options.max_steps,
+        time_limit_hit=cut_short and options.clock() >= deadline,
         input_tokens=sum(u.get("input_tokens", 0) for u in usage),
         output_tokens=sum(u.get("output_tokens", 0) for u in usage),
         cache_read_tokens=sum(u.get("cache_read_tokens", 0) for u in usage),
         cache_write_tokens=sum(u.get("cache_write_tokens", 0) for u in usage),
         model_calls=len(calls),
         cost_usd=cost,
+        error=None if failure is None else _clip_error(f"{type(failure).__name__}: {failure}"),
     )
-    return record, messages, after
+    if failure is not None:
+        raise TurnFailed(record, failure)
+    history = [*history, {"role": "user", "content": text}, *produced]
+    return record, history, after
 
 
 def run_one(spec: RunSpec, options: RunOptions | None = None) -> Trajectory:
-    """Play one scenario with one model. Failures become a record with status error;
-    a stop request raises `RunStopped`."""
+    """Play one scenario with one model. Failures become a record with status error
+    (the turn it failed in keeps its transcript); a stop request raises `RunStopped`."""
     options = options or RunOptions()
-    max_steps, keep_workspace = options.max_steps, options.keep_workspaces
     price = options.prices.lookup(spec.model.provider, spec.model.name)
     harness: Harness = get_harness(spec.harness)
     scenario, values = spec.scenario.render(spec.seed)
     phrasings = draw_phrasings(scenario, spec.seed)
     turns: list[TurnRecord] = []
-    started, status, error = _now(), "ok", None
+    started, status, error, error_kind = _now(), "ok", None, None
     model_settings: dict = {}
     workspace: str | None = None
     simulated = spec.model.provider == "sim"
     try:
         model = create_model(spec.model, scenario, spec.seed, options.call, options.cache)
         model_settings, simulated = model.describe(), model.simulated
-        with Sandbox(dict(scenario.workspace.files), keep=keep_workspace) as box:
-            agent = build_agent(model, box, harness, max_steps)
+        with Sandbox(dict(scenario.workspace.files), keep=options.keep_workspaces) as box:
+            agent = build_agent(
+                model,
+                box,
+                harness,
+                options.max_steps,
+                should_stop=options.stop.is_set,
+                clock=options.clock,
+            )
             history: list[dict] = [{"role": "system", "content": harness.system_prompt}]
             state = RepoState.initial(box)
             for index, phrasing in enumerate(phrasings):
                 if options.stop.is_set():
                     raise RunStopped
-                record, history, state = _play_turn(
-                    agent,
-                    box,
-                    history,
-                    scenario.turns[index],
-                    index,
-                    phrasing,
-                    max_steps,
-                    state,
-                    price,
-                )
+                try:
+                    record, history, state = _play_turn(
+                        agent,
+                        box,
+                        history,
+                        scenario.turns[index],
+                        index,
+                        phrasing,
+                        options,
+                        state,
+                        price,
+                    )
+                except TurnFailed as failed:
+                    turns.append(failed.record)
+                    raise failed.cause from None
                 turns.append(record)
-            workspace = str(box.root) if keep_workspace else None
+            workspace = str(box.root) if options.keep_workspaces else None
     except RunStopped:
         raise
     except Exception as exc:  # noqa: BLE001 - any failure is recorded and the rest go on
-        status, error = "error", f"{type(exc).__name__}: {exc}"
+        if options.stop.is_set():
+            # Failing because we are stopping (a killed child, a closed connection) is
+            # not the run's fault: drop it, to be played again.
+            raise RunStopped from exc
+        status, error = "error", _clip_error(f"{type(exc).__name__}: {exc}")
+        error_kind = "transient" if is_transient(exc) else "fatal"
     costs = [t.cost_usd for t in turns]
     return Trajectory(
         run_id=spec.run_id,
@@ -271,6 +345,7 @@ def run_one(spec: RunSpec, options: RunOptions | None = None) -> Trajectory:
         finished_at=_now(),
         status=status,
         error=error,
+        error_kind=error_kind,
         usage={
             key: sum(getattr(t, key) for t in turns)
             for key in (
@@ -284,52 +359,3 @@ def run_one(spec: RunSpec, options: RunOptions | None = None) -> Trajectory:
         cost_usd=None if None in costs else sum(costs),
         turns=turns,
     )
-
-
-def run_all(
-    specs: list[RunSpec],
-    out_file: Path,
-    options: RunOptions | None = None,
-    *,
-    concurrency: int = 1,
-    on_done: Callable[[Trajectory], None] | None = None,
-) -> list[Trajectory]:
-    """Run the specs, `concurrency` at a time, appending each finished run to `out_file`
-    at once. On Ctrl-C: no new runs start, runs in flight stop at their next turn and
-    are not recorded, every finished run is kept; then KeyboardInterrupt is re-raised."""
-    options = options or RunOptions()
-    lock = threading.Lock()
-    done: list[Trajectory] = []
-
-    def one(spec: RunSpec) -> Trajectory | None:
-        if options.stop.is_set():
-            return None
-        try:
-            trajectory = run_one(spec, options)
-        except RunStopped:
-            return None
-        with lock:
-            append_trajectory(out_file, trajectory)
-            done.append(trajectory)
-        return trajectory
-
-    pool = ThreadPoolExecutor(max_workers=max(1, concurrency), thread_name_prefix="run")
-    futures = [pool.submit(one, spec) for spec in specs]
-    try:
-        for future in as_completed(futures):
-            trajectory = future.result()
-            if trajectory is not None and on_done:
-                on_done(trajectory)
-    except KeyboardInterrupt:
-        options.stop.set()
-        pool.shutdown(wait=True, cancel_futures=True)
-        raise
-    pool.shutdown(wait=True)
-    return done
-
-
-def finished_run_ids(out_file: Path) -> set[str]:
-    """Run ids already recorded in a trajectories file (for --resume)."""
-    if not out_file.exists():
-        return set()
-    return {record["run_id"] for record in iter_records(out_file, warnings=[])}

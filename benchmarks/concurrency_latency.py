@@ -29,7 +29,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
 from llm_server import FakeLLMServer  # noqa: E402
 
 from stickiness.agents.models import ModelSpec, create_model  # noqa: E402
-from stickiness.agents.runner import RunOptions, plan_runs, run_all  # noqa: E402
+from stickiness.agents.runner import RunOptions, plan_runs  # noqa: E402
+from stickiness.agents.scheduler import run_all  # noqa: E402
 from stickiness.scenarios import load_scenarios  # noqa: E402
 
 TURNS = 4

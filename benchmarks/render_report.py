@@ -15,7 +15,8 @@ import time
 from pathlib import Path
 
 from stickiness.agents.models import ModelSpec
-from stickiness.agents.runner import plan_runs, run_all
+from stickiness.agents.runner import plan_runs
+from stickiness.agents.scheduler import run_all
 from stickiness.agents.trajectory import read_trajectories
 from stickiness.reports.html import write_report
 from stickiness.scenarios import builtin_scenario_dir, load_scenarios

@@ -30,7 +30,9 @@ from rich.console import Console
 from rich.table import Table
 
 from stickiness.agents.models import ModelSpec
-from stickiness.agents.runner import finished_run_ids, plan_runs, run_all
+from stickiness.agents.run_store import RunStore
+from stickiness.agents.runner import plan_runs
+from stickiness.agents.scheduler import run_all
 from stickiness.agents.trajectory import iter_records
 from stickiness.analysis.gate import INCONCLUSIVE, PASS, REGRESSION, gate, sequential_gate
 from stickiness.analysis.observe import observe
@@ -59,7 +61,7 @@ class Runner:
         plan = plan_runs(self.scenarios, [ModelSpec.parse(spec)], repeats, seed)
         self.runs += len(plan)
         # Runs kept from an earlier validation (--keep) are read, not played again.
-        if len(finished_run_ids(path)) != len(plan):
+        if len(RunStore(path).recorded()) != len(plan):
             path.unlink(missing_ok=True)
             run_all(plan, path, concurrency=4)
             self.played += len(plan)

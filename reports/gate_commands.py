@@ -12,13 +12,17 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
-from stickiness.agents.models import CallOptions, ModelSpec, ResponseCache, check_model
-from stickiness.agents.pricing import load_prices
-from stickiness.agents.runner import RunOptions, plan_runs, run_all
+from stickiness.agents.leftovers import remove_stale_sandboxes
+from stickiness.agents.models import ModelSpec, check_model
+from stickiness.agents.run_store import TRAJECTORIES, RunStore
+from stickiness.agents.runner import plan_runs
+from stickiness.agents.scheduler import RunsInterrupted, run_all
 from stickiness.agents.trajectory import iter_records, read_trajectories
 from stickiness.analysis.gate import REGRESSION, GateResult, gate, sequential_gate
 from stickiness.analysis.observe import observe
 from stickiness.reports.html import write_report
+from stickiness.reports.interrupts import report_interrupted, stop_on_signals
+from stickiness.reports.run_command import new_run_dir, refuse_used_folder, run_options
 from stickiness.scenarios import load_scenarios
 
 VERDICT_STYLE = {"pass": "green", "regression": "bold red", "inconclusive": "yellow"}
@@ -83,21 +87,58 @@ def _write_json(result: GateResult, path: Path, console: Console) -> None:
     console.print(f"gate: {escape(str(path.resolve()))}")
 
 
+def _compare_dir(args: argparse.Namespace) -> Path:
+    if not args.out:
+        return new_run_dir(prefix="compare-")
+    out = Path(args.out)
+    for side in ("baseline", "candidate"):
+        refuse_used_folder(out / side, "--out", "its gate can be run again with `stickiness gate`")
+    return out
+
+
 def cmd_compare(args: argparse.Namespace, console: Console, default_scenarios) -> int:
     """Run baseline and candidate on the same scenarios and seeds, then gate. With
     --until-decided, repeats are added in batches until the verdict is decided."""
-    call = CallOptions(timeout=args.timeout, max_retries=args.max_retries)
+    options = run_options(args)
     specs = {
-        "baseline": check_model(args.baseline, call),
-        "candidate": check_model(args.candidate, call),
+        "baseline": check_model(args.baseline, options.call),
+        "candidate": check_model(args.candidate, options.call),
     }
     scenarios = load_scenarios(args.scenarios or [default_scenarios])
-    out = Path(args.out)
-    options = RunOptions(
-        call=call,
-        cache=ResponseCache(Path(args.cache)) if args.cache else None,
-        prices=load_prices(Path("pyproject.toml")),
-    )
+    out = _compare_dir(args)
+    remove_stale_sandboxes()
+    with (
+        RunStore(out / "baseline" / TRAJECTORIES) as base_store,
+        RunStore(out / "candidate" / TRAJECTORIES) as cand_store,
+        stop_on_signals() as signals,
+    ):
+        stores = {"baseline": base_store, "candidate": cand_store}
+        try:
+            result, done = _compare_batches(args, console, specs, scenarios, stores, options, out)
+        except RunsInterrupted as exc:
+            hint = "stickiness compare ... --out NEW_DIR (add --cache DIR to replay paid calls)"
+            return report_interrupted(
+                console, exc, out / "candidate" / TRAJECTORIES, hint, signals.exit_code
+            )
+    print_gate(console, result)
+    both = [
+        *read_trajectories(out / "baseline" / TRAJECTORIES)[0],
+        *read_trajectories(out / "candidate" / TRAJECTORIES)[0],
+    ]
+    _write_json(result, Path(args.json) if args.json else out / "gate.json", console)
+    report = write_report(both, out / "report.html", baseline=str(specs["baseline"]))
+    console.print(f"report: {escape(str(report.resolve()))}")
+    if args.until_decided:
+        saved = (args.max_runs - done) * len(scenarios) * 2
+        console.print(
+            f"stopped after {done} of at most {args.max_runs} repeats per scenario: "
+            f"{saved} runs saved"
+        )
+    return result.exit_code
+
+
+def _compare_batches(args, console, specs, scenarios, stores, options, out):
+    """Play batches of repeats on both sides and gate after each; (result, repeats)."""
     batch = args.batch if args.until_decided else args.repeats
     done, result = 0, None
     limit = args.max_runs if args.until_decided else batch
@@ -106,10 +147,8 @@ def cmd_compare(args: argparse.Namespace, console: Console, default_scenarios) -
         for side, spec in specs.items():
             plan = plan_runs(scenarios, [spec], done + step, args.seed)
             todo = [s for s in plan if s.repeat >= done]
-            with console.status(f"{side}: {spec} repeats {done + 1}..{done + step}"):
-                run_all(
-                    todo, out / side / "trajectories.jsonl", options, concurrency=args.concurrency
-                )
+            with console.status(escape(f"{side}: {spec} repeats {done + 1}..{done + step}")):
+                run_all(todo, stores[side], options, concurrency=args.concurrency)
         done += step
         base, cand = _events(out / "baseline"), _events(out / "candidate")
         if args.until_decided:
@@ -129,21 +168,7 @@ def cmd_compare(args: argparse.Namespace, console: Console, default_scenarios) -
         console.print(f"after {done} repeats per scenario: {result.verdict}")
         if not args.until_decided or result.verdict != "inconclusive":
             break
-    print_gate(console, result)
-    both = [
-        *read_trajectories(out / "baseline" / "trajectories.jsonl")[0],
-        *read_trajectories(out / "candidate" / "trajectories.jsonl")[0],
-    ]
-    _write_json(result, Path(args.json) if args.json else out / "gate.json", console)
-    report = write_report(both, out / "report.html", baseline=str(specs["baseline"]))
-    console.print(f"report: {escape(str(report.resolve()))}")
-    if args.until_decided:
-        saved = (args.max_runs - done) * len(scenarios) * 2
-        console.print(
-            f"stopped after {done} of at most {args.max_runs} repeats per scenario: "
-            f"{saved} runs saved"
-        )
-    return result.exit_code
+    return result, done
 
 
 def add_gate_options(p: argparse.ArgumentParser) -> None:

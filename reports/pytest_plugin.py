@@ -12,14 +12,12 @@ from pathlib import Path
 
 import pytest
 
+from stickiness.agents.leftovers import remove_stale_sandboxes
 from stickiness.agents.models import ModelSpec, ModelSpecError, check_model
-from stickiness.agents.runner import plan_runs, run_one
-from stickiness.agents.trajectory import (
-    Trajectory,
-    TrajectoryError,
-    append_trajectory,
-    iter_records,
-)
+from stickiness.agents.run_store import TRAJECTORIES, RunStore
+from stickiness.agents.runner import RunOptions, plan_runs
+from stickiness.agents.scheduler import play_with_retries
+from stickiness.agents.trajectory import Trajectory, TrajectoryError, iter_records
 from stickiness.analysis.gate import REGRESSION, scenario_check
 from stickiness.analysis.observe import observe
 from stickiness.reports.html import write_report
@@ -101,12 +99,30 @@ def pytest_configure(config: pytest.Config) -> None:
             raise pytest.UsageError(f"--baseline: {exc}") from None
     stamp = datetime.now(UTC).strftime("%Y%m%d-%H%M%S")
     out = config.option.stickiness_out or config.rootpath / "stickiness-runs" / f"pytest-{stamp}"
+    if (Path(out) / TRAJECTORIES).exists():
+        raise pytest.UsageError(
+            f"--stickiness-out {out} already holds runs; choose a new folder or remove it"
+        )
+    remove_stale_sandboxes()
     config.stash[_state] = {
         "models": models,
         "run_dir": Path(out),
         "trajectories": [],
         "baseline": baseline,
+        "store": None,
     }
+
+
+def _store(state: dict) -> RunStore:
+    """The run folder's store, opened (and locked) by the first item that runs."""
+    if state["store"] is None:
+        store = RunStore(state["run_dir"] / TRAJECTORIES)
+        try:
+            store.open()
+        except TrajectoryError as exc:
+            raise pytest.UsageError(str(exc)) from None
+        state["store"] = store
+    return state["store"]
 
 
 def pytest_collect_file(file_path: Path, parent: pytest.Collector) -> pytest.Collector | None:
@@ -156,14 +172,14 @@ class ScenarioItem(pytest.Item):
     def runtest(self) -> None:
         state = self.config.stash[_state]
         opt = self.config.option
-        out_file = state["run_dir"] / "trajectories.jsonl"
+        store = _store(state)
         runs: list[Trajectory] = []
         specs = plan_runs(
             [self.scenario], [self.model], opt.stickiness_repeats, opt.stickiness_seed
         )
         for spec in specs:
-            trajectory = run_one(spec)
-            append_trajectory(out_file, trajectory)
+            trajectory = play_with_retries(spec, RunOptions())
+            store.append(trajectory)
             runs.append(trajectory)
         state["trajectories"].extend(runs)
         failed = [t for t in runs if t.status != "ok"]
@@ -238,6 +254,8 @@ class ScenarioItem(pytest.Item):
 
 def pytest_sessionfinish(session: pytest.Session) -> None:
     state = session.config.stash.get(_state, None)
+    if state and state["store"] is not None:
+        state["store"].close()
     if state and state["trajectories"]:
         state["report"] = write_report(state["trajectories"], state["run_dir"] / "report.html")
 

@@ -7,7 +7,9 @@ import json
 from llm_server import FakeLLMServer
 
 from stickiness.agents.models import ModelSpec
-from stickiness.agents.runner import RunOptions, finished_run_ids, plan_runs, run_all
+from stickiness.agents.run_store import RunStore
+from stickiness.agents.runner import RunOptions, plan_runs
+from stickiness.agents.scheduler import run_all
 from stickiness.agents.trajectory import read_trajectories
 from stickiness.reports.cli import main
 
@@ -31,7 +33,7 @@ def test_stop_keeps_finished_runs_and_resume_adds_only_the_rest(tmp_path, commit
 
     first = run_all(specs, out, options, concurrency=2, on_done=stop_after_first)
     assert 1 <= len(first) < len(specs)
-    recorded = finished_run_ids(out)
+    recorded = {r.run_id for r in RunStore(out).recorded()}
     assert recorded == {t.run_id for t in first}
     rest = [s for s in specs if s.run_id not in recorded]
     run_all(rest, out, concurrency=2)

@@ -10,7 +10,8 @@ import pytest
 from factories import three_scenario_runs
 
 from stickiness.agents.models import ModelSpec
-from stickiness.agents.runner import plan_runs, run_all
+from stickiness.agents.runner import plan_runs
+from stickiness.agents.scheduler import run_all
 from stickiness.analysis.gate import (
     EXIT_CODES,
     GateError,

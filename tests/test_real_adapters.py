@@ -278,7 +278,10 @@ def test_connection_refused_during_a_run_is_recorded_not_raised(scenario):
         scenario, f"openai:gpt-4o?key_env=none&base_url=http://127.0.0.1:{port}/v1", retries=0
     )
     assert run.status == "error" and "APIConnectionError" in run.error
-    assert run.turns == []
+    # A refused connection is transient: `--resume` plays the run again.
+    assert run.error_kind == "transient"
+    (first,) = run.turns  # the turn it failed in is kept, with the cause
+    assert first.messages == [] and "APIConnectionError" in first.error
 
 
 def test_price_table_is_extended_from_pyproject(tmp_path):

@@ -84,7 +84,7 @@ def tools_for_anthropic(tools: list[dict]) -> list[dict]:
 
 
 class AnthropicMessagesModel(RemoteModel):
-    sdk_errors = (anthropic.APIStatusError, anthropic.APIError)
+    sdk_errors = (anthropic.APIStatusError, anthropic.APIConnectionError, anthropic.APIError)
 
     client_class = anthropic.Anthropic
 

@@ -20,7 +20,14 @@ class ModelSpecError(ValueError):
 
 
 class ModelCallError(RuntimeError):
-    """A provider call failed for good (after the SDK's retries); says model and cause."""
+    """A provider call failed for good (after the SDK's retries); says model and cause.
+
+    `transient` marks failures worth trying again later: the server unreachable,
+    overloaded, rate-limiting or timing out (a run lost to them is played again)."""
+
+    def __init__(self, message: str, *, transient: bool = False) -> None:
+        super().__init__(message)
+        self.transient = transient
 
 
 @dataclass(frozen=True)

@@ -14,6 +14,7 @@ from dataclasses import asdict
 from pathlib import Path
 
 from stickiness.agents.models.base import ModelReply, Usage
+from stickiness.agents.redact import redact
 
 
 class ResponseCache:
@@ -47,7 +48,8 @@ class ResponseCache:
         # Write then rename: concurrent runs never see half a file.
         fd, tmp = tempfile.mkstemp(dir=path.parent, suffix=".tmp")
         with os.fdopen(fd, "w", encoding="utf-8") as fh:
-            json.dump(data, fh)
+            # The cache is an output folder like any other: no key a server echoed.
+            fh.write(redact(json.dumps(data)))
         os.replace(tmp, path)
 
 

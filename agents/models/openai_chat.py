@@ -42,7 +42,7 @@ def tools_for_openai(tools: list[dict]) -> list[dict]:
 
 
 class OpenAIChatModel(RemoteModel):
-    sdk_errors = (openai.APIStatusError, openai.APIError)
+    sdk_errors = (openai.APIStatusError, openai.APIConnectionError, openai.APIError)
 
     client_class = openai.OpenAI
 

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from urllib.parse import urlsplit
 
 from stickiness.agents.models.base import ModelCallError, ModelSpec, ModelSpecError
+from stickiness.agents.redact import redact, register_secret
 
 PARAMS = ("base_url", "key_env", "temperature", "max_tokens")
 # provider -> (base URL variable, default base URL, key variable)
@@ -23,6 +24,8 @@ DEFAULTS = {
     "anthropic": ("ANTHROPIC_BASE_URL", "https://api.anthropic.com", "ANTHROPIC_API_KEY"),
 }
 NO_KEY = "not-needed"  # sent to servers declared keyless (key_env=none)
+# Worth another try later: timeout, conflict, rate limit (5xx and Anthropic's 529 too).
+TRANSIENT_STATUS = frozenset({408, 409, 429})
 
 
 @dataclass(frozen=True)
@@ -70,6 +73,7 @@ def resolve(
         key_env, api_key = None, NO_KEY
     else:
         api_key = env.get(key_env, "")
+        register_secret(api_key, key_env)
         if not api_key:
             raise ModelSpecError(
                 f"model {spec}: the API key variable {key_env} is not set "
@@ -127,8 +131,8 @@ class RemoteModel:
     turned into one-line `ModelCallError`s naming the model and the server."""
 
     simulated = False
-    # (status error, any API error) of the subclass's SDK
-    sdk_errors: tuple[type[Exception], type[Exception]]
+    # (status error, connection error, any API error) of the subclass's SDK
+    sdk_errors: tuple[type[Exception], type[Exception], type[Exception]]
 
     def __init__(self, settings: RemoteSettings) -> None:
         self.settings = settings
@@ -150,12 +154,25 @@ class RemoteModel:
         return {"simulated": False, **self.settings.describe()}
 
     def send(self, call: Callable[[], object]) -> object:
-        status_error, api_error = self.sdk_errors
+        status_error, connection_error, api_error = self.sdk_errors
         try:
             return call()
         except status_error as exc:
             raise ModelCallError(
-                f"{self.spec}: HTTP {exc.status_code} from {self.settings.base_url}: {exc.message}"
+                redact(
+                    f"{self.spec}: HTTP {exc.status_code} from {self.settings.base_url}: "
+                    f"{_clip(str(exc.message))}"
+                ),
+                transient=exc.status_code in TRANSIENT_STATUS or exc.status_code >= 500,
             ) from None
         except api_error as exc:
-            raise ModelCallError(f"{self.spec}: {type(exc).__name__}: {exc}") from None
+            # Connection refused or reset and timeouts are transient; a response that does
+            # not parse is not.
+            raise ModelCallError(
+                redact(f"{self.spec}: {type(exc).__name__}: {_clip(str(exc))}"),
+                transient=isinstance(exc, connection_error),
+            ) from None
+
+
+def _clip(text: str, limit: int = 500) -> str:
+    return text if len(text) <= limit else text[:limit] + f"... ({len(text) - limit:,} more)"

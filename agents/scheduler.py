@@ -1,0 +1,131 @@
+"""Many runs at once into one run folder: concurrency, retries, stopping, resuming.
+
+Every finished run is written at once, as one whole line, by this process alone (see
+`RunStore`). A run that failed transiently is played again after a backoff; a stop
+request (Ctrl-C, SIGTERM) reaches runs in flight at their next step, and they are
+dropped, not recorded, so `--resume` plays them again.
+"""
+
+from __future__ import annotations
+
+import random
+from collections.abc import Callable, Iterable
+from concurrent.futures import ThreadPoolExecutor, as_completed, wait
+from pathlib import Path
+
+from stickiness.agents.loop import RunStopped
+from stickiness.agents.run_store import RecordedRun, RunStore
+from stickiness.agents.runner import RunOptions, RunSpec, run_one
+from stickiness.agents.trajectory import Trajectory
+
+MAX_BACKOFF = 60.0
+STOP_GRACE = 10.0  # seconds runs in flight get to reach a safe point after a stop
+
+
+class RunsInterrupted(KeyboardInterrupt):
+    """The runs were stopped. `settled` is False when some run was still busy (a model
+    call in flight) after the grace period: the caller should exit without waiting."""
+
+    def __init__(self, settled: bool, in_flight: int) -> None:
+        super().__init__()
+        self.settled = settled
+        self.in_flight = in_flight
+
+
+def backoff_delay(run_id: str, attempt: int, base: float) -> float:
+    """Seconds to wait before try `attempt + 1`: doubling from `base`, capped, with a
+    jitter seeded by the run so a retry storm spreads out and stays reproducible."""
+    jitter = random.Random(f"{run_id}:{attempt}").uniform(0.5, 1.0)
+    return min(MAX_BACKOFF, base * 2 ** (attempt - 1)) * jitter
+
+
+def play_with_retries(spec: RunSpec, options: RunOptions) -> Trajectory | None:
+    """One run, played again while it fails transiently (at most `run_retries` more
+    times); None if a stop request came first."""
+    attempt = 0
+    while True:
+        attempt += 1
+        if options.stop.is_set():
+            return None
+        try:
+            trajectory = run_one(spec, options)
+        except RunStopped:
+            return None
+        retry = trajectory.status == "error" and trajectory.error_kind == "transient"
+        if not retry or attempt > options.run_retries:
+            return trajectory.model_copy(update={"attempts": attempt})
+        if options.stop.wait(backoff_delay(spec.run_id, attempt, options.retry_backoff)):
+            return None
+
+
+def run_all(
+    specs: list[RunSpec],
+    out: RunStore | Path,
+    options: RunOptions | None = None,
+    *,
+    concurrency: int = 1,
+    on_done: Callable[[Trajectory], None] | None = None,
+    grace: float = STOP_GRACE,
+) -> list[Trajectory]:
+    """Run the specs, `concurrency` at a time, recording each finished run at once.
+
+    `out` is an open store, or a trajectories file to open (and lock) for the call. On
+    KeyboardInterrupt (Ctrl-C, or SIGTERM turned into it by the caller): no new runs
+    start, runs in flight stop at their next step and are not recorded, every finished
+    run is kept; `RunsInterrupted` is raised once they settled or `grace` ran out."""
+    if not isinstance(out, RunStore):
+        with RunStore(out) as store:
+            return run_all(
+                specs, store, options, concurrency=concurrency, on_done=on_done, grace=grace
+            )
+    options = options or RunOptions()
+    done: list[Trajectory] = []
+
+    def one(spec: RunSpec) -> Trajectory | None:
+        trajectory = play_with_retries(spec, options)
+        if trajectory is not None:
+            out.append(trajectory)  # the store writes one line at a time
+            done.append(trajectory)
+        return trajectory
+
+    pool = ThreadPoolExecutor(max_workers=max(1, concurrency), thread_name_prefix="run")
+    futures = [pool.submit(one, spec) for spec in specs]
+    try:
+        for future in as_completed(futures):
+            trajectory = future.result()
+            if trajectory is not None and on_done:
+                on_done(trajectory)
+    except KeyboardInterrupt:
+        options.stop.set()
+        pool.shutdown(wait=False, cancel_futures=True)
+        busy = [f for f in futures if f.running()]
+        try:
+            _, pending = wait(busy, timeout=grace)
+            settled = not pending
+        except KeyboardInterrupt:  # a second Ctrl-C: do not wait any longer
+            pending, settled = busy, False
+        raise RunsInterrupted(settled, len(busy)) from None
+    except BaseException:
+        options.stop.set()
+        pool.shutdown(wait=True, cancel_futures=True)
+        raise
+    pool.shutdown(wait=True)
+    return done
+
+
+def runs_to_play(
+    specs: Iterable[RunSpec], recorded: Iterable[RecordedRun], *, retry_errors: bool = False
+) -> tuple[list[RunSpec], list[str]]:
+    """(runs still to play, recorded run ids to set aside because they are played
+    again). Missing runs are played; runs that ended in a transient error are played
+    again; with `retry_errors`, every run that ended in an error is."""
+    last = {r.run_id: r for r in recorded}
+    todo, again = [], []
+    for spec in specs:
+        found = last.get(spec.run_id)
+        if found is None:
+            todo.append(spec)
+        elif found.status == "error" and (retry_errors or found.error_kind == "transient"):
+            todo.append(spec)
+            again.append(spec.run_id)
+    return todo, again

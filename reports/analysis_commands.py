@@ -1,0 +1,123 @@
+"""`stickiness analyse` and `stickiness report`, and the analysis that ends a run."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+from rich.console import Console
+from rich.markup import escape
+
+from stickiness.agents.run_store import TRAJECTORIES
+from stickiness.agents.trajectory import iter_records, read_trajectories
+from stickiness.analysis.bootstrap import DEFAULT_DRAWS
+from stickiness.analysis.export import AnalysisSettings, write_outputs
+from stickiness.analysis.metrics import analyse
+from stickiness.analysis.observe import observe
+from stickiness.analysis.policy import Policy, PolicyError, load_policy
+from stickiness.reports.html import write_report
+from stickiness.reports.terminal import print_summary, print_usage
+
+REPORT = "report.html"
+
+
+def policy_from(args: argparse.Namespace) -> Policy:
+    return load_policy(Path("pyproject.toml"), args.want)
+
+
+def settings_from(args: argparse.Namespace) -> AnalysisSettings:
+    if args.draws < 100 or not 0.5 <= args.confidence < 1:
+        raise PolicyError("--draws must be at least 100 and --confidence in [0.5, 1)")
+    return AnalysisSettings(args.draws, args.analysis_seed, args.confidence, policy_from(args))
+
+
+def analyse_and_report(
+    trajectories,
+    run_dir: Path,
+    settings: AnalysisSettings,
+    console: Console,
+    report_path: Path | None = None,
+) -> int:
+    failed = [t for t in trajectories if t.status != "ok"]
+    events = observe(trajectories, settings.policy)
+    models = (
+        analyse(events, draws=settings.draws, seed=settings.seed, confidence=settings.confidence)
+        if not events.empty
+        else []
+    )
+    if models:
+        print_summary(console, models)
+    print_usage(console, trajectories)
+    events_path, metrics_path = write_outputs(run_dir, events, models, settings)
+    report = write_report(trajectories, report_path or run_dir / REPORT, policy=settings.policy)
+    for t in failed[:5]:
+        console.print(
+            f"[red]run failed[/red]: {escape(t.model)} {escape(t.scenario)}: "
+            f"{escape(t.error or '')}"
+        )
+    console.print(f"events: {escape(str(events_path))}  metrics: {escape(str(metrics_path))}")
+    console.print(f"report: {escape(str(report.resolve()))}")
+    return 1 if trajectories and len(failed) == len(trajectories) else 0
+
+
+def read_run(run_dir: str, console: Console) -> tuple[list, Path]:
+    path = Path(run_dir)
+    source = path / TRAJECTORIES if path.is_dir() else path
+    trajectories, warnings = read_trajectories(source)
+    for w in warnings:
+        console.print(f"[yellow]warning[/yellow]: {escape(w)}")
+    return trajectories, source.parent
+
+
+def cmd_analyse(args: argparse.Namespace, console: Console) -> int:
+    settings = settings_from(args)
+    path = Path(args.run_dir)
+    source = path / TRAJECTORIES if path.is_dir() else path
+    warnings: list[str] = []
+    # Streamed: any number of runs fits in memory (the HTML report is `report`'s job).
+    events = observe(iter_records(source, warnings), settings.policy)
+    for w in warnings:
+        console.print(f"[yellow]warning[/yellow]: {escape(w)}")
+    models = []
+    if not events.empty:
+        models = analyse(
+            events, draws=settings.draws, seed=settings.seed, confidence=settings.confidence
+        )
+        print_summary(console, models)
+    else:
+        console.print("no runs to analyse")
+    out = Path(args.out) if args.out else source.parent
+    events_path, metrics_path = write_outputs(out, events, models, settings)
+    console.print(f"events: {escape(str(events_path))}")
+    console.print(f"metrics: {escape(str(metrics_path))}")
+    return 0
+
+
+def cmd_report(args: argparse.Namespace, console: Console) -> int:
+    trajectories, folder = read_run(args.run_dir, console)
+    out = Path(args.output) if args.output else folder / REPORT
+    report = write_report(trajectories, out, policy=policy_from(args))
+    console.print(f"report: {escape(str(report.resolve()))}")
+    return 0
+
+
+def add_analysis_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--want",
+        action="append",
+        metavar="FAMILY",
+        help="a family whose carry-over you want (repeatable); also read from "
+        "[tool.stickiness] wanted in ./pyproject.toml",
+    )
+    parser.add_argument(
+        "--draws",
+        type=int,
+        default=DEFAULT_DRAWS,
+        help=f"bootstrap replicates (default {DEFAULT_DRAWS})",
+    )
+    parser.add_argument(
+        "--analysis-seed", type=int, default=0, help="seed of the bootstrap (default 0)"
+    )
+    parser.add_argument(
+        "--confidence", type=float, default=0.95, help="interval confidence level (default 0.95)"
+    )
