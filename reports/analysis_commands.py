@@ -8,6 +8,7 @@ from pathlib import Path
 from rich.console import Console
 from rich.markup import escape
 
+from stickiness.agents.redact import redact
 from stickiness.agents.run_store import TRAJECTORIES
 from stickiness.agents.trajectory import iter_records, read_trajectories
 from stickiness.analysis.bootstrap import DEFAULT_DRAWS
@@ -53,7 +54,7 @@ def analyse_and_report(
     for t in failed[:5]:
         console.print(
             f"[red]run failed[/red]: {escape(t.model)} {escape(t.scenario)}: "
-            f"{escape(t.error or '')}"
+            f"{escape(redact(t.error or ''))}"
         )
     console.print(f"events: {escape(str(events_path))}  metrics: {escape(str(metrics_path))}")
     console.print(f"report: {escape(str(report.resolve()))}")

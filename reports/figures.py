@@ -3,13 +3,28 @@
 from __future__ import annotations
 
 import base64
+import functools
 import io
+from collections.abc import Callable
 
+import matplotlib
 import numpy as np
 from matplotlib.figure import Figure
 from matplotlib.ticker import MaxNLocator
 
 from stickiness.analysis.metrics import FamilyMetrics
+
+
+def _plain_text(draw: Callable) -> Callable:
+    """Model names and labels are text, not mathtext: `$x$` in a name would otherwise
+    be parsed as TeX (and fail the whole report when it does not parse)."""
+
+    @functools.wraps(draw)
+    def wrapper(*args, **kwargs):
+        with matplotlib.rc_context({"text.parse_math": False, "text.usetex": False}):
+            return draw(*args, **kwargs)
+
+    return wrapper
 
 
 def _data_uri(fig: Figure) -> str:
@@ -25,6 +40,7 @@ def _errors(estimates: list) -> np.ndarray:
     return np.nan_to_num(np.vstack([value - low, high - value]), nan=0.0).clip(min=0)
 
 
+@_plain_text
 def unrequested_rates(rows: list[tuple[str, FamilyMetrics]]) -> str:
     """Grouped bars: unrequested rate after a one-off request vs. without one."""
     labels = [label for label, _ in rows]
@@ -63,6 +79,7 @@ def _label(m) -> str:
     return m.model + ("" if m.harness == "minimal" else f" / {m.harness}")
 
 
+@_plain_text
 def family_heatmap(models: list) -> str | None:
     """Model x family grid of excess stickiness (points), the report's map at a glance."""
     families = sorted({f for m in models for f in m.families if f != "overall"})
@@ -96,6 +113,7 @@ def family_heatmap(models: list) -> str | None:
     return _data_uri(fig)
 
 
+@_plain_text
 def carry_over(models: list) -> str | None:
     """Carry-over by lag (overall) with its interval band; half-life in the legend."""
     curves = [
@@ -127,6 +145,7 @@ def carry_over(models: list) -> str | None:
     return _data_uri(fig)
 
 
+@_plain_text
 def stickiness_vs_forgetting(models: list) -> str | None:
     """Each model as a point: excess stickiness against forget rate. Low on both is best;
     a model that ignores instructions escapes stickiness only by forgetting."""
@@ -172,6 +191,7 @@ def stickiness_vs_forgetting(models: list) -> str | None:
     return _data_uri(fig)
 
 
+@_plain_text
 def by_phrasing(table) -> str | None:
     """Fault rate per model by the phrasing of the instruction, all families together."""
     if table is None or table.empty:

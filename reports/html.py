@@ -7,7 +7,9 @@ from pathlib import Path
 
 import pandas as pd
 from jinja2 import Environment, PackageLoader, select_autoescape
+from markupsafe import Markup
 
+from stickiness.agents.redact import redact
 from stickiness.agents.trajectory import Trajectory
 from stickiness.analysis import similarity
 from stickiness.analysis.gate import GateError, GateResult, gate
@@ -19,11 +21,20 @@ from stickiness.reports import figures
 from stickiness.reports.usage import usage_rows
 from stickiness.reports.verdict import model_sentences, pct, turns, with_interval
 
+def _no_secrets(value: object) -> object:
+    """Every value the template prints, redacted; the figures' data URIs are ours."""
+    if not isinstance(value, str) or value.startswith("data:image/"):
+        return value
+    # Already-escaped markup stays markup: the replacement holds no HTML characters.
+    return Markup(redact(value)) if isinstance(value, Markup) else redact(value)
+
+
 _env = Environment(
     loader=PackageLoader("stickiness.reports", "templates"),
     autoescape=select_autoescape(enabled_extensions=("html", "j2"), default=True),
     trim_blocks=True,
     lstrip_blocks=True,
+    finalize=_no_secrets,
 )
 _env.filters["pct"] = pct
 _env.filters["interval"] = with_interval

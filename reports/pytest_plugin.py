@@ -14,6 +14,7 @@ import pytest
 
 from stickiness.agents.leftovers import remove_stale_sandboxes
 from stickiness.agents.models import ModelSpec, ModelSpecError, check_model
+from stickiness.agents.redact import redact
 from stickiness.agents.run_store import TRAJECTORIES, RunStore
 from stickiness.agents.runner import RunOptions, plan_runs
 from stickiness.agents.scheduler import play_with_retries
@@ -157,7 +158,7 @@ class InvalidScenario(pytest.Item):
         raise StickinessFailure(self.problem)
 
     def repr_failure(self, excinfo, style=None) -> str:
-        return str(excinfo.value)
+        return redact(str(excinfo.value))
 
     def reportinfo(self):
         return self.path, None, self.name
@@ -245,7 +246,7 @@ class ScenarioItem(pytest.Item):
 
     def repr_failure(self, excinfo, style=None) -> str:
         if isinstance(excinfo.value, StickinessFailure):
-            return str(excinfo.value)
+            return redact(str(excinfo.value))
         return super().repr_failure(excinfo, style=style)
 
     def reportinfo(self):

@@ -8,6 +8,7 @@ request-mocking libraries do not see). Also used by the concurrency benchmark.
 from __future__ import annotations
 
 import json
+import random
 import threading
 import time
 from collections import deque
@@ -22,7 +23,7 @@ PATHS = {"/v1/chat/completions": OPENAI, "/v1/messages": ANTHROPIC}
 @dataclass
 class Reply:
     status: int = 200
-    body: dict | str = field(default_factory=dict)
+    body: dict | str | Callable[[dict], dict] = field(default_factory=dict)
     headers: dict[str, str] = field(default_factory=dict)
     delay: float = 0.0  # seconds before answering (a slow server)
 
@@ -122,12 +123,57 @@ def simple_agent(api: str, body: dict) -> Reply:
     )
 
 
+@dataclass
+class Faults:
+    """Injected failures: each request fails with probability `rate`, drawn from a
+    seeded stream, as a rate limit, a server error, an overload or a reply so slow the
+    client gives up (`timeout_delay` must exceed the client's timeout)."""
+
+    rate: float
+    seed: int = 0
+    kinds: tuple[str, ...] = ("429", "500", "529", "timeout")
+    timeout_delay: float = 2.0
+    retry_after_ms: int = 5  # what a rate-limiting server asks the client to wait
+    counts: dict[str, int] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        self._rng = random.Random(self.seed)
+
+    def draw(self, api: str) -> Reply | None:
+        if self._rng.random() >= self.rate:
+            return None
+        kind = self._rng.choice(self.kinds)
+        self.counts[kind] = self.counts.get(kind, 0) + 1
+        if kind == "timeout":
+            return simple_reply_after(self.timeout_delay)
+        status = int(kind)
+        if status == 529 and api == OPENAI:
+            status = 503  # OpenAI-compatible servers say overloaded with 503
+        headers = {"retry-after-ms": str(self.retry_after_ms)} if status == 429 else {}
+        return error_reply(status, f"injected {kind}", headers, api=api)
+
+
+def simple_reply_after(delay: float) -> Reply:
+    """A reply that arrives too late: the client has timed out by then."""
+    return Reply(status=500, body={"error": {"message": "too late"}}, delay=delay)
+
+
+def key_of(headers: dict) -> str:
+    """The API key a request carried (either provider's header)."""
+    auth = headers.get("authorization", "")
+    return headers.get("x-api-key") or auth.removeprefix("Bearer ").strip()
+
+
 class FakeLLMServer:
     def __init__(
-        self, default: Callable[[str, dict], Reply] | None = simple_agent, latency: float = 0.0
+        self,
+        default: Callable[[str, dict], Reply] | None = simple_agent,
+        latency: float = 0.0,
+        faults: Faults | None = None,
     ) -> None:
         self.default = default
         self.latency = latency
+        self.faults = faults
         self.requests: list[dict] = []  # {"api", "path", "headers", "body"}
         self._script: dict[str, deque[Reply]] = {OPENAI: deque(), ANTHROPIC: deque()}
         self._lock = threading.Lock()
@@ -167,6 +213,9 @@ class FakeLLMServer:
             self.requests.append({"api": api, "body": body, "headers": headers})
             if self._script[api]:
                 return self._script[api].popleft()
+            fault = self.faults.draw(api) if self.faults else None
+            if fault is not None:
+                return fault
         if self.default is None:
             return error_reply(500, "no scripted reply left", api=api)
         return self.default(api, body)
@@ -189,6 +238,8 @@ class FakeLLMServer:
                     body = json.loads(raw)
                     headers = {k.lower(): v for k, v in self.headers.items()}
                     reply = server._next(api, body, headers)
+                    if callable(reply.body):  # a reply built from the request (an echo)
+                        reply = Reply(reply.status, reply.body(headers), reply.headers)
                 if reply.delay or server.latency:
                     time.sleep(reply.delay or server.latency)
                 data = reply.body if isinstance(reply.body, str) else json.dumps(reply.body)
