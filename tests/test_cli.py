@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import subprocess
 import sys
+import tempfile
 
 from stickiness.agents.trajectory import read_trajectories
 from stickiness.reports.cli import main
@@ -12,6 +13,9 @@ from stickiness.scenarios import builtin_scenario_dir
 
 def test_run_writes_trajectories_and_report_with_real_commits(tmp_path, monkeypatch, capsys):
     monkeypatch.chdir(tmp_path)
+    # Kept workspaces belong to the user: keep them inside this test's folder.
+    (tmp_path / "tmp").mkdir()
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path / "tmp"))
     code = main(["run", "--repeats", "1", "--keep-workspaces"])
     out = capsys.readouterr().out
     assert code == 0
