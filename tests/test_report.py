@@ -113,3 +113,16 @@ def test_two_models_get_the_gate_verdict_in_the_report():
     html = render_report(runs, baseline="sim:a")
     assert "Gate: sim:b against sim:a" in html
     assert "regression" in html
+
+
+def test_model_names_are_text_not_mathtext_and_secrets_are_redacted():
+    from stickiness.agents.redact import register_secret
+
+    register_secret("report-canary-0123456789", "REPORT_TEST_KEY")
+    odd = "openai:$\\frac{unclosed$^{x}_"
+    runs = three_scenario_runs(odd, lambda i: i % 2 == 0, lambda i: False)
+    runs += three_scenario_runs("sim:steady", lambda i: False, lambda i: False)
+    runs[0].turns[0].messages[0]["content"] = "the key is report-canary-0123456789"
+    html = render_report(runs)  # mathtext would fail to parse this name
+    assert "$\\frac{unclosed$" in html and "<img" in html
+    assert "report-canary-0123456789" not in html and "[REDACTED REPORT_TEST_KEY]" in html
