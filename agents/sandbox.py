@@ -2,12 +2,15 @@
 
 Every git command runs with a scrubbed environment (no API keys, no global or system
 config, no hooks) and a logical clock, so the same run produces the same commit shas.
+Paths come from a model and are hostile input: `resolve` is the one gate they pass.
 """
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
+import signal
 import subprocess
 import tempfile
 from dataclasses import dataclass
@@ -32,6 +35,20 @@ _SAFE_CONFIG = (
     "advice.detachedHead=false",
 )
 
+# A git command taking longer than this is stuck (a lock, a full disk), not slow.
+GIT_TIMEOUT_S = 60.0
+MAX_GIT_ERROR_CHARS = 2_000
+# Linux's own limits are 4096 bytes per path and 255 per name; the workspace prefix
+# takes part of the first, and no real project needs paths longer than this.
+MAX_PATH_CHARS = 1_024
+MAX_NAME_BYTES = 255
+_CONTROL = frozenset(map(chr, [*range(0x20), 0x7F]))
+# Code points HFS+ ignores in names, so ".g\u200cit" is ".git" there (git refuses
+# such names on macOS, which would break every later `git add`).
+_IGNORABLE = dict.fromkeys(
+    [0x200C, 0x200D, 0x200E, 0x200F, *range(0x202A, 0x202F), *range(0x206A, 0x2070), 0xFEFF]
+)
+
 
 class PathOutsideWorkspace(ValueError):
     """A path given by the agent would reach outside the workspace."""
@@ -46,6 +63,35 @@ class CommitInfo:
     sha: str
     message: str
     files: list[str]
+
+
+@dataclass(frozen=True)
+class Usage:
+    """What the working files (everything but .git) take up."""
+
+    entries: int  # files, folders and links
+    bytes: int
+
+
+def _show(rel: str) -> str:
+    """A path for an error message: quoted, control characters escaped, and short."""
+    text = repr(rel)
+    return text if len(text) <= 80 else f"{text[:60]}...' ({len(rel):,} characters)"
+
+
+def _kill_group(proc: subprocess.Popen) -> None:
+    # git's helpers (pack-objects, receive-pack) run in its process group.
+    with contextlib.suppress(ProcessLookupError):
+        os.killpg(proc.pid, signal.SIGKILL)
+    proc.communicate()
+
+
+def is_git_name(name: str) -> bool:
+    """Whether a path component names the repository's own folder in any spelling git
+    (with its NTFS and HFS+ protections) treats as `.git`: any case, trailing dots or
+    spaces, an NTFS stream suffix, the 8.3 short name, or HFS+-ignorable characters."""
+    base = name.translate(_IGNORABLE).split(":", 1)[0].rstrip(". ").casefold()
+    return base in (".git", "git~1")
 
 
 class Sandbox:
@@ -74,6 +120,8 @@ class Sandbox:
             self.git("add", "--all")
             self.git("commit", "--quiet", "--allow-empty", "-m", "Initial state")
             self.git("push", "--quiet", "origin", "HEAD:refs/heads/main")
+            # Tools cap how much the workspace may grow beyond this.
+            self.baseline = self.usage()
         except BaseException:
             self.close()
             raise
@@ -97,21 +145,53 @@ class Sandbox:
         """Map a workspace-relative path to a real path, refusing anything outside."""
         if not isinstance(rel, str) or not rel.strip():
             raise PathOutsideWorkspace("expected a non-empty relative path")
+        if len(rel) > MAX_PATH_CHARS:
+            raise PathOutsideWorkspace(
+                f"{_show(rel)} is too long; paths may have at most {MAX_PATH_CHARS:,} characters"
+            )
+        if not _CONTROL.isdisjoint(rel):
+            raise PathOutsideWorkspace(f"{_show(rel)} contains control characters")
+        try:
+            rel.encode("utf-8")
+        except UnicodeEncodeError:
+            raise PathOutsideWorkspace(f"{_show(rel)} is not valid Unicode text") from None
         pure = PurePosixPath(rel.replace("\\", "/"))
         if pure.is_absolute() or rel.startswith("~"):
-            raise PathOutsideWorkspace(f"{rel!r} is absolute; use a path relative to the workspace")
+            raise PathOutsideWorkspace(
+                f"{_show(rel)} is absolute; use a path relative to the workspace"
+            )
         if ".." in pure.parts:
-            raise PathOutsideWorkspace(f"{rel!r} contains '..'; paths must stay in the workspace")
-        if ".git" in pure.parts:
-            raise PathOutsideWorkspace(f"{rel!r} is inside .git, which tools may not touch")
+            raise PathOutsideWorkspace(
+                f"{_show(rel)} contains '..'; paths must stay in the workspace"
+            )
+        if any(is_git_name(part) for part in pure.parts):
+            raise PathOutsideWorkspace(f"{_show(rel)} is inside .git, which tools may not touch")
+        if any(len(part.encode("utf-8")) > MAX_NAME_BYTES for part in pure.parts):
+            raise PathOutsideWorkspace(
+                f"{_show(rel)} has a name longer than {MAX_NAME_BYTES} bytes"
+            )
         # resolve() follows every symlink on the way, so a link pointing out is caught here.
         real = (self.root / pure).resolve()
         if real != self.root and not real.is_relative_to(self.root):
-            raise PathOutsideWorkspace(f"{rel!r} leads outside the workspace through a link")
+            raise PathOutsideWorkspace(f"{_show(rel)} leads outside the workspace through a link")
+        if any(is_git_name(part) for part in real.relative_to(self.root).parts):
+            raise PathOutsideWorkspace(f"{_show(rel)} leads into .git through a link")
         return real
 
     def relative(self, real: Path) -> str:
         return real.relative_to(self.root).as_posix()
+
+    def usage(self) -> Usage:
+        """Entries and bytes under the workspace, .git left out and links not followed."""
+        entries = size = 0
+        for dirpath, dirnames, filenames in os.walk(self.root):
+            dirnames[:] = [d for d in dirnames if d != ".git"]
+            entries += len(dirnames)
+            for name in filenames:
+                with contextlib.suppress(OSError):
+                    size += os.lstat(os.path.join(dirpath, name)).st_size
+                entries += 1
+        return Usage(entries, size)
 
     # -- git -------------------------------------------------------------------------
     def _env(self) -> dict[str, str]:
@@ -139,18 +219,35 @@ class Sandbox:
         for item in _SAFE_CONFIG:
             cmd += ["-c", item]
         env = self._env() | (extra_env or {})
-        proc = subprocess.run(
+        # A session of its own: a terminal's Ctrl-C goes to the whole foreground process
+        # group, and must stop the run between steps, not kill git in the middle of one.
+        proc = subprocess.Popen(
             [*cmd, *args],
             cwd=self.root,
             env=env,
-            capture_output=True,
-            text=True,
             stdin=subprocess.DEVNULL,
-            check=False,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            start_new_session=True,
         )
+        try:
+            out, err = proc.communicate(timeout=GIT_TIMEOUT_S)
+        except subprocess.TimeoutExpired:
+            _kill_group(proc)
+            raise GitError(
+                f"git {args[0] if args else ''} took longer than {GIT_TIMEOUT_S:g} s and was "
+                "stopped"
+            ) from None
+        except BaseException:
+            _kill_group(proc)
+            raise
+        stdout = out.decode("utf-8", "replace")
         if proc.returncode != 0:
-            raise GitError((proc.stderr or proc.stdout).strip() or f"git {args[0]} failed")
-        return proc.stdout
+            message = (err.decode("utf-8", "replace") or stdout).strip()
+            if len(message) > MAX_GIT_ERROR_CHARS:
+                message = message[:MAX_GIT_ERROR_CHARS] + " (message clipped)"
+            raise GitError(message or f"git {args[0] if args else ''} failed")
+        return stdout
 
     def head(self) -> str:
         return self.git("rev-parse", "HEAD").strip()
@@ -190,23 +287,24 @@ class Sandbox:
     def changed_between(self, tree_a: str, tree_b: str) -> list[str]:
         if tree_a == tree_b:
             return []
-        out = self.git("diff", "--name-only", "--no-renames", tree_a, tree_b)
-        return sorted(line for line in out.splitlines() if line)
+        # NUL-separated and unquoted, so every name comes back as it is on disk.
+        out = self.git("diff", "--name-only", "-z", "--no-renames", tree_a, tree_b)
+        return sorted(name for name in out.split("\0") if name)
 
     def commits_since(self, base: str) -> list[CommitInfo]:
-        """Commits reachable from HEAD but not from `base`, oldest first."""
-        out = self.git(
-            "log",
-            "--reverse",
-            "--no-renames",
-            "--format=%x1e%H%x1f%B%x1f",
-            "--name-only",
-            f"{base}..HEAD",
+        """Commits reachable from HEAD but not from `base`, oldest first.
+
+        Read from output a model cannot shape: the shas from rev-list, each message from
+        its commit object, its files NUL-separated (a message may hold any separator a
+        log format could use, and once forged a commit record owning another's files)."""
+        shas = self.git("rev-list", "--reverse", f"{base}..HEAD").split()
+        return [self.commit_info(sha) for sha in shas]
+
+    def commit_info(self, sha: str) -> CommitInfo:
+        raw = self.git("cat-file", "commit", sha)
+        # The headers end at the first blank line; what follows is the message as stored.
+        _, _, message = raw.partition("\n\n")
+        files = self.git(
+            "diff-tree", "-r", "-z", "--name-only", "--no-renames", "--no-commit-id", "--root", sha
         )
-        commits = []
-        for record in out.split("\x1e")[1:]:
-            sha, message, files = record.split("\x1f")
-            commits.append(
-                CommitInfo(sha, message.strip(), sorted(f for f in files.split("\n") if f))
-            )
-        return commits
+        return CommitInfo(sha, message.rstrip("\n"), sorted(f for f in files.split("\0") if f))

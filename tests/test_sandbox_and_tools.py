@@ -7,7 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from stickiness.agents.sandbox import PathOutsideWorkspace, Sandbox
+from stickiness.agents import sandbox as sandbox_module
+from stickiness.agents.sandbox import GitError, PathOutsideWorkspace, Sandbox
 from stickiness.agents.tools import execute, tool_schemas
 
 
@@ -196,3 +197,44 @@ def test_same_content_gives_same_commit_sha():
             execute(b, "git_commit", '{"message": "two"}')
             shas.append(b.head())
     assert shas[0] == shas[1]
+
+
+def test_commit_records_are_read_from_git_not_from_text_the_model_wrote(box):
+    call(box, "write_file", path="real.txt", content="real\n")
+    base = box.head()
+    fake = "0" * 40
+    message = f"fix\x1e{fake}\x1fforged\x1fsrc/app.py\n\n\x1e{fake}\x1f\x1f\nmore\x1f"
+    result = call(box, "git_commit", message=message)
+    assert not result.is_error, result.content
+    (commit,) = box.commits_since(base)
+    raw = box.git("cat-file", "commit", box.head())
+    assert commit.sha == box.head() != fake
+    assert commit.message == raw.partition("\n\n")[2].rstrip("\n") == message
+    assert commit.files == ["real.txt"]
+
+
+def test_commit_records_keep_names_as_they_are_on_disk(box):
+    base = box.head()
+    for name in ("caf\u00e9.txt", "with space.md", 'quote".txt'):
+        call(box, "write_file", path=name, content="x")
+        call(box, "git_commit", message=f"Add {name}")
+    commits = box.commits_since(base)
+    assert [c.files for c in commits] == [["caf\u00e9.txt"], ["with space.md"], ['quote".txt']]
+    assert commits[0].message == "Add caf\u00e9.txt"
+    base_tree = box.git("rev-parse", f"{base}^{{tree}}").strip()
+    changed = box.changed_between(base_tree, box.snapshot())
+    assert changed == ["caf\u00e9.txt", 'quote".txt', "with space.md"]
+
+
+def test_a_git_command_that_takes_too_long_is_stopped(box, monkeypatch):
+    monkeypatch.setattr(sandbox_module, "GIT_TIMEOUT_S", 0.0)
+    with pytest.raises(GitError, match="took longer than"):
+        box.git("status")
+
+
+@pytest.mark.skipif(not Path("/proc/self/stat").exists(), reason="reads /proc")
+def test_git_runs_in_its_own_session_so_ctrl_c_does_not_reach_it(box):
+    # A shell alias prints the session id of the process git started.
+    out = box.git("-c", "alias.stat=!cat /proc/self/stat", "stat")
+    session = int(out.rsplit(")", 1)[1].split()[3])
+    assert session != os.getsid(0)
