@@ -1,15 +1,24 @@
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 import subprocess
+import tracemalloc
 from pathlib import Path
 
 import pytest
 
 from stickiness.agents import sandbox as sandbox_module
+from stickiness.agents import tools as tools_module
 from stickiness.agents.sandbox import GitError, PathOutsideWorkspace, Sandbox
-from stickiness.agents.tools import execute, tool_schemas
+from stickiness.agents.tools import (
+    MAX_FILE_BYTES,
+    MAX_OUTPUT_CHARS,
+    TOOLS,
+    execute,
+    tool_schemas,
+)
 
 
 @pytest.fixture
@@ -110,7 +119,7 @@ def test_file_tools_round_trip(box):
     ambiguous = call(box, "edit_file", path="docs/new.md", old="e", new="E")
     assert ambiguous.is_error and "exactly once" in ambiguous.content
     assert call(box, "search", pattern=r"print\(").content == "src/app.py:1: print('hi')"
-    assert "invalid regular expression" in call(box, "search", pattern="(").content
+    assert "not a usable regular expression" in call(box, "search", pattern="(").content
 
 
 def test_git_tools_make_real_commits(box):
@@ -226,6 +235,13 @@ def test_commit_records_keep_names_as_they_are_on_disk(box):
     assert changed == ["caf\u00e9.txt", 'quote".txt', "with space.md"]
 
 
+def test_a_nul_in_a_commit_message_is_a_tool_error(box):
+    call(box, "write_file", path="a.txt", content="a")
+    result = call(box, "git_commit", message="fix\x00evil")
+    assert result.is_error and "NUL" in result.content
+    assert box.git("status", "--porcelain").strip() == "?? a.txt"
+
+
 def test_a_git_command_that_takes_too_long_is_stopped(box, monkeypatch):
     monkeypatch.setattr(sandbox_module, "GIT_TIMEOUT_S", 0.0)
     with pytest.raises(GitError, match="took longer than"):
@@ -238,3 +254,56 @@ def test_git_runs_in_its_own_session_so_ctrl_c_does_not_reach_it(box):
     out = box.git("-c", "alias.stat=!cat /proc/self/stat", "stat")
     session = int(out.rsplit(")", 1)[1].split()[3])
     assert session != os.getsid(0)
+
+
+def test_an_unexpected_exception_in_a_tool_becomes_a_short_tool_error(box, monkeypatch):
+    def explode(_box, _args):
+        raise KeyError("x" * 1_000_000)
+
+    monkeypatch.setitem(TOOLS, "git_status", dataclasses.replace(TOOLS["git_status"], run=explode))
+    result = call(box, "git_status")
+    assert result.is_error and result.content.startswith("git_status failed: KeyError")
+    assert len(result.content) < 300
+
+
+def test_writes_are_capped_per_file_and_per_run(box, monkeypatch):
+    too_big = call(box, "write_file", path="big.txt", content="x" * (MAX_FILE_BYTES + 1))
+    assert too_big.is_error and f"{MAX_FILE_BYTES:,}" in too_big.content
+    assert not (box.root / "big.txt").exists()
+    monkeypatch.setattr(tools_module, "MAX_GROWTH_BYTES", 2_500)
+    assert not call(box, "write_file", path="a.txt", content="a" * 2_000).is_error
+    assert not call(box, "write_file", path="a.txt", content="b" * 2_400).is_error  # replaces
+    grown = call(box, "write_file", path="b.txt", content="c" * 200)
+    assert grown.is_error and "grow" in grown.content
+    monkeypatch.setattr(tools_module, "MAX_GROWTH_BYTES", 1 << 20)
+    monkeypatch.setattr(tools_module, "MAX_NEW_ENTRIES", 3)
+    many = call(box, "write_file", path="x/y/z/new.txt", content="")
+    assert many.is_error and "new files and folders" in many.content
+    assert not call(box, "write_file", path="x/new.txt", content="").is_error
+
+
+def test_reading_a_huge_file_reads_only_its_start(box):
+    with (box.root / "huge.log").open("wb") as handle:
+        handle.truncate(1 << 30)  # sparse: a gigabyte that takes no disk
+    tracemalloc.start()
+    try:
+        result = call(box, "read_file", path="huge.log")
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert not result.is_error and "only its start is shown" in result.content
+    assert len(result.content) <= MAX_OUTPUT_CHARS
+    assert peak < 4 << 20
+
+
+def test_static_check_has_a_budget_and_reports_what_it_skipped(box, monkeypatch):
+    monkeypatch.setattr(tools_module, "MAX_CHECK_BYTES", 60)
+    monkeypatch.setattr(tools_module, "MAX_CHECK_FILE_BYTES", 20_000)
+    call(box, "write_file", path="a.py", content="x = 1\n" * 5)  # 30 bytes
+    call(box, "write_file", path="b.py", content="def test_b():\n    pass\n")  # 23
+    call(box, "write_file", path="c.py", content="(" * 10_000)
+    call(box, "write_file", path="d.py", content="x" * 20_001)
+    out = call(box, "run_tests").content
+    assert out.startswith("static check of 2 Python files: no syntax errors; 1 test functions")
+    assert "too large to check (over 20,000 bytes): d.py (20,001 bytes)" in out
+    assert "not checked (the check reads at most 60 bytes in all): c.py, src/app.py" in out
