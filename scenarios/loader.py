@@ -3,17 +3,25 @@
 from __future__ import annotations
 
 import hashlib
+import os
+import stat
 from collections.abc import Iterable
 from pathlib import Path
 
-import yaml
 from pydantic import ValidationError
 
+from stickiness.scenarios.errors import (
+    ScenarioError,
+    problem_text,
+    problems,
+    report,
+    shown,
+    shown_path,
+)
 from stickiness.scenarios.model import Scenario
+from stickiness.scenarios.yaml_limits import LIMITS, YamlError, load_yaml
 
-
-class ScenarioError(ValueError):
-    """A scenario file is unreadable or invalid; the message names file and field."""
+__all__ = ["ScenarioError", "builtin_scenario_dir", "load_scenario", "load_scenarios"]
 
 
 def builtin_scenario_dir() -> Path:
@@ -21,62 +29,38 @@ def builtin_scenario_dir() -> Path:
     return Path(__file__).resolve().parent
 
 
-def _field_path(loc: tuple[int | str, ...]) -> str:
-    out = ""
-    for part in loc:
-        out += f"[{part}]" if isinstance(part, int) else (f".{part}" if out else str(part))
-    return out or "(top level)"
-
-
-def _describe(error: dict) -> str:
-    kind = error["type"]
-    if kind == "missing":
-        return "required field is missing"
-    if kind == "extra_forbidden":
-        return "unknown field"
-    msg = error["msg"]
-    # pydantic prefixes messages raised in validators with "Value error, ".
-    msg = msg.removeprefix("Value error, ")
-    if kind in {"literal_error", "string_pattern_mismatch", "string_type", "list_type"}:
-        msg = f"{msg} (got {error.get('input')!r})"
-    return msg
-
-
-def _format_validation(path: Path, exc: ValidationError) -> str:
-    lines = []
-    for error in exc.errors():
-        if error["loc"]:
-            lines.append(f"{path}: field {_field_path(error['loc'])}: {_describe(error)}")
-        else:  # whole-scenario checks name their field themselves
-            lines.append(f"{path}: {_describe(error)}")
-    return "\n".join(lines)
+def _read(path: Path) -> bytes:
+    """The file's bytes, refused past the size limit before more is read."""
+    try:
+        info = os.stat(path)
+        if not stat.S_ISREG(info.st_mode):  # a FIFO or device could block or never end
+            raise ScenarioError(f"{shown_path(path)}: not a regular file")
+        with open(path, "rb") as f:
+            return f.read(LIMITS.max_bytes + 1)
+    except OSError as exc:
+        raise ScenarioError(f"{shown_path(path)}: cannot read file: {exc.strerror}") from None
 
 
 def load_scenario(path: str | Path) -> Scenario:
     """Load and validate one scenario file; raise `ScenarioError` on any problem."""
     path = Path(path)
+    raw = _read(path)
     try:
-        raw = path.read_bytes()
-    except OSError as exc:
-        raise ScenarioError(f"{path}: cannot read file: {exc.strerror}") from None
-    try:
-        data = yaml.safe_load(raw)
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        where = f"line {mark.line + 1}, column {mark.column + 1}: " if mark else ""
-        problem = getattr(exc, "problem", None) or str(exc)
-        raise ScenarioError(f"{path}: {where}invalid YAML: {problem}") from None
-    except UnicodeDecodeError:
-        raise ScenarioError(f"{path}: expected UTF-8 text") from None
+        data = load_yaml(raw)
+    except YamlError as exc:
+        raise ScenarioError(report(path, [str(exc)])) from None
     if not isinstance(data, dict):
-        raise ScenarioError(
-            f"{path}: expected a mapping with id, title, behaviour, arm, kind, turns; "
-            f"got {type(data).__name__}"
-        )
+        expected = "expected a mapping with id, title, behaviour, arm, kind, turns"
+        raise ScenarioError(report(path, [f"{expected}; got {type(data).__name__}"]))
     try:
         scenario = Scenario.model_validate(data)
     except ValidationError as exc:
-        raise ScenarioError(_format_validation(path, exc)) from None
+        lines = [problem_text(*p) for p in problems(exc)]
+        raise ScenarioError(report(path, lines, exc.error_count())) from None
+    # Template values are checked here, not only when a run draws them.
+    wrong, total = scenario.template_problems()
+    if wrong:
+        raise ScenarioError(report(path, wrong, total))
     scenario._source = str(path)
     scenario._sha256 = hashlib.sha256(raw).hexdigest()
     return scenario
@@ -88,12 +72,12 @@ def _scenario_files(paths: Iterable[str | Path]) -> list[Path]:
         if p.is_dir():
             found = sorted([*p.glob("*.yaml"), *p.glob("*.yml")])
             if not found:
-                raise ScenarioError(f"{p}: no scenario files (*.yaml) in this folder")
+                raise ScenarioError(f"{shown_path(p)}: no scenario files (*.yaml) in this folder")
             files.extend(found)
         elif p.exists():
             files.append(p)
         else:
-            raise ScenarioError(f"{p}: no such file or folder")
+            raise ScenarioError(f"{shown_path(p)}: no such file or folder")
     return files
 
 
@@ -104,8 +88,8 @@ def load_scenarios(paths: Iterable[str | Path]) -> list[Scenario]:
     for s in scenarios:
         if s.id in by_id:
             raise ScenarioError(
-                f"{s.source}: field id: {s.id!r} is already used by {by_id[s.id].source}; "
-                "expected a unique id"
+                f"{shown_path(s.source)}: field id: {shown(s.id)} is already used by "
+                f"{shown_path(by_id[s.id].source)}; expected a unique id"
             )
         by_id[s.id] = s
     for s in scenarios:
@@ -114,12 +98,13 @@ def load_scenarios(paths: Iterable[str | Path]) -> list[Scenario]:
         ctrl = by_id.get(s.control)
         if ctrl is None:
             raise ScenarioError(
-                f"{s.source}: field control: no scenario with id {s.control!r} was loaded; "
-                "expected the id of a control scenario"
+                f"{shown_path(s.source)}: field control: no scenario with id "
+                f"{shown(s.control)} was loaded; expected the id of a control scenario"
             )
         if ctrl.arm != "control" or ctrl.behaviour != s.behaviour:
             raise ScenarioError(
-                f"{s.source}: field control: {s.control!r} is not a {s.behaviour} control "
-                f"(it is arm {ctrl.arm!r}, behaviour {ctrl.behaviour!r})"
+                f"{shown_path(s.source)}: field control: {shown(s.control)} is not a "
+                f"{shown(s.behaviour)} control (it is arm {ctrl.arm!r}, behaviour "
+                f"{shown(ctrl.behaviour)})"
             )
     return scenarios

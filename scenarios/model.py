@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import random
 import re
-from pathlib import PurePosixPath
 from typing import Annotated, Literal
 
 from pydantic import (
@@ -19,8 +18,22 @@ from pydantic import (
     ConfigDict,
     Field,
     PrivateAttr,
+    ValidationError,
     model_validator,
 )
+
+from stickiness.scenarios.errors import (
+    MAX_PROBLEMS,
+    ScenarioError,
+    field_path,
+    names,
+    problems,
+    report,
+    shown,
+    shown_name,
+)
+from stickiness.scenarios.patterns import PatternError, compile_pattern
+from stickiness.scenarios.templates import PLACEHOLDER, fill, names_at
 
 FAMILIES: tuple[str, ...] = ("commit", "push", "edit_scope", "tool_overuse", "style", "topic")
 Family = Literal["commit", "push", "edit_scope", "tool_overuse", "style", "topic"]
@@ -41,27 +54,66 @@ ACTION_BEHAVIOUR: dict[str, str] = {
 Arm = Literal["treatment", "control"]
 Kind = Literal["one-off", "revoke", "supersede", "standing", "control"]
 
+# Template values: a var has at most this many values, and every one of them is
+# rendered into the scenario and checked when it is loaded, which costs time in
+# proportion to the renderings times their size: that product is bounded (in JSON
+# characters, the vars at their longest values; about half a second of checks).
+MAX_VAR_VALUES = 100
+MAX_CHECKED_CHARS = 8 << 20
+
 _ID_PATTERN = r"^[a-z0-9][a-z0-9_-]*$"
-_PLACEHOLDER = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
+_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+_HOOK = re.compile(r"([^:]+\.py):([A-Za-z_][A-Za-z0-9_]*)")
 Slug = Annotated[str, Field(pattern=_ID_PATTERN)]
 
 
+def _is_relative_path(path: str) -> bool:
+    # PurePosixPath's reading of a path, by string operations: this runs for every
+    # path of every rendering a template is checked with.
+    parts = [p for p in path.split("/") if p and p != "."]
+    return bool(
+        parts
+        and not path.startswith("/")
+        and ".." not in parts
+        and ".git" not in parts
+        and not _CONTROL.search(path)
+    )
+
+
 def _check_relative_path(path: str) -> str:
-    pure = PurePosixPath(path)
-    if not path or pure.is_absolute() or ".." in pure.parts or ".git" in pure.parts:
+    if not _is_relative_path(path):
         raise ValueError(
-            f"expected a relative path inside the workspace (no '..', no leading '/', "
-            f"nothing under .git), got {path!r}"
+            "expected a relative path inside the workspace (no '..', no leading '/', "
+            f"nothing under .git, no control characters), got {shown(path)}"
         )
     return path
 
 
-def _check_regex(pattern: str) -> str:
+def _check_pattern(pattern: str) -> str:
+    # The analyser matches with RE2, so the pattern is checked by RE2 too.
     try:
-        re.compile(pattern)
-    except re.error as exc:
-        raise ValueError(f"not a valid regular expression ({exc}): {pattern!r}") from None
+        compile_pattern(pattern)
+    except PatternError as exc:
+        raise ValueError(f"{exc}: {shown(pattern)}") from None
     return pattern
+
+
+def _check_hook(hook: str) -> str:
+    match = _HOOK.fullmatch(hook)
+    if not match or not _is_relative_path(match.group(1)):
+        raise ValueError(
+            "expected FILE.py:FUNCTION, FILE.py a relative path from the scenario file "
+            f"(no '..', no leading '/', no control characters), got {shown(hook)}"
+        )
+    return hook
+
+
+def _check_var_value(value: str) -> str:
+    if PLACEHOLDER.search(value):
+        raise ValueError(
+            f"a value is put in as it is, so it cannot use ${{...}} itself; got {shown(value)}"
+        )
+    return value
 
 
 def _as_list(value: object) -> object:
@@ -88,10 +140,10 @@ class Detector(BaseModel):
 
     name: Slug
     family: Family
-    pattern: Annotated[str, AfterValidator(_check_regex)] | None = None
+    pattern: Annotated[str, AfterValidator(_check_pattern)] | None = None
     where: Literal["reply", "edits"] = Field("reply", alias="in")
     files: list[RelativePath] = []
-    hook: Annotated[str, Field(pattern=r"^[^:]+\.py:[A-Za-z_][A-Za-z0-9_]*$")] | None = None
+    hook: Annotated[str, AfterValidator(_check_hook)] | None = None
     example: str | None = None
 
     @model_validator(mode="after")
@@ -103,7 +155,7 @@ class Detector(BaseModel):
                 f"got {', '.join(given) or 'none'}"
             )
         if self.name in BUILTIN_BEHAVIOURS:
-            raise ValueError(f"detector name {self.name!r} is a built-in behaviour; rename it")
+            raise ValueError(f"detector name {shown(self.name)} is a built-in behaviour; rename it")
         return self
 
 
@@ -145,7 +197,10 @@ class Scenario(BaseModel):
     # value drawn from the run's seed, so a fresh scenario can be generated per seed.
     vars: dict[
         Annotated[str, Field(pattern=r"^[A-Za-z_][A-Za-z0-9_]*$")],
-        Annotated[list[Annotated[str, Field(min_length=1)]], Field(min_length=1)],
+        Annotated[
+            list[Annotated[str, Field(min_length=1), AfterValidator(_check_var_value)]],
+            Field(min_length=1, max_length=MAX_VAR_VALUES),
+        ],
     ] = {}
     detectors: list[Detector] = []
     workspace: Workspace = Workspace()
@@ -163,47 +218,70 @@ class Scenario(BaseModel):
             )
         if self.arm == "control" and self.control:
             raise ValueError("a control scenario names no control of its own; remove 'control'")
-        used = set(_PLACEHOLDER.findall(self.model_dump_json(exclude={"vars"})))
-        if undeclared := sorted(used - set(self.vars)):
-            raise ValueError(
-                f"field vars: ${{{undeclared[0]}}} is used but not declared; expected it "
-                f"under vars with a list of values"
-            )
-        names = [d.name for d in self.detectors]
-        if len(set(names)) != len(names):
-            raise ValueError("detector names must be unique")
+        self._check_placeholders()
+        declared: dict[str, int] = {}
+        for j, d in enumerate(self.detectors):
+            if d.name in declared:
+                raise ValueError(
+                    f"field detectors[{j}].name: {shown(d.name)} is already the name of "
+                    f"detectors[{declared[d.name]}]; expected unique names"
+                )
+            declared[d.name] = j
         known = self.behaviours()
         if self.behaviour not in known:
             raise ValueError(
-                f"field behaviour: {self.behaviour!r} is neither built in nor declared; expected "
-                f"one of: {', '.join(known)} (declare others under 'detectors')"
+                f"field behaviour: {shown(self.behaviour)} is neither built in nor declared; "
+                f"expected one of: {names(known)} (declare others under 'detectors')"
             )
         for i, turn in enumerate(self.turns):
             if any(not p.strip() for p in turn.user):
                 raise ValueError(f"field turns[{i}].user: every phrasing needs some text")
             for j, action in enumerate(turn.requests):
-                if not self._valid_action(action):
-                    raise ValueError(
-                        f"field turns[{i}].requests[{j}]: unknown action {action!r}; expected "
-                        f"{', '.join(ACTION_BEHAVIOUR)}, edit:PATH, or a declared detector "
-                        f"({', '.join(names) or 'none declared'})"
-                    )
+                if problem := self._action_problem(action):
+                    raise ValueError(f"field turns[{i}].requests[{j}]: {problem}")
             for field in ("forbids", "requires"):
                 for j, name in enumerate(getattr(turn, field)):
                     if name not in known:
                         raise ValueError(
-                            f"field turns[{i}].{field}[{j}]: unknown behaviour {name!r}; "
-                            f"expected one of: {', '.join(known)}"
+                            f"field turns[{i}].{field}[{j}]: unknown behaviour {shown(name)}; "
+                            f"expected one of: {names(known)}"
                         )
         return self
 
-    def _valid_action(self, action: str) -> bool:
-        if action in ACTION_BEHAVIOUR or action in {d.name for d in self.detectors}:
-            return True
+    def _check_placeholders(self) -> None:
+        used = PLACEHOLDER.findall(text := self.model_dump_json(exclude={"vars"}))
+        if undeclared := sorted(set(used) - set(self.vars)):
+            raise ValueError(
+                f"field vars: ${{{shown_name(undeclared[0])}}} is used but not declared; "
+                "expected it under vars with a list of values"
+            )
+        if not self.vars:
+            return
+        # Filling in values can multiply the text (a long value, used many times).
+        longest = {name: max(map(len, values)) for name, values in self.vars.items()}
+        size = len(text) + sum(longest[name] for name in used)
+        renderings = max(len(values) for values in self.vars.values())
+        if size * renderings > MAX_CHECKED_CHARS:
+            raise ValueError(
+                f"field vars: checking every value renders the scenario {renderings} times, "
+                f"about {size:,} characters each; expected at most {MAX_CHECKED_CHARS:,} "
+                "characters in all (fewer values, or a smaller scenario)"
+            )
+
+    def _action_problem(self, action: str) -> str | None:
+        if action in ACTION_BEHAVIOUR or any(action == d.name for d in self.detectors):
+            return None
         if action.startswith("edit:") and len(action) > 5:
-            _check_relative_path(action[5:])
-            return True
-        return False
+            try:
+                _check_relative_path(action[5:])
+            except ValueError as exc:
+                return f"edit:PATH: {exc}"
+            return None
+        return (
+            f"unknown action {shown(action)}; expected {', '.join(ACTION_BEHAVIOUR)}, "
+            "edit:PATH, or a declared detector "
+            f"({names(d.name for d in self.detectors) or 'none declared'})"
+        )
 
     def behaviours(self) -> list[str]:
         return [*BUILTIN_BEHAVIOURS, *(d.name for d in self.detectors)]
@@ -216,25 +294,70 @@ class Scenario(BaseModel):
 
     def render(self, seed: int) -> tuple[Scenario, dict[str, str]]:
         """This scenario with its template values drawn from `seed` (same seed, same
-        text), and the values drawn. A scenario without `vars` is returned as it is."""
+        text), and the values drawn. A scenario without `vars` is returned as it is.
+        Values that make the scenario invalid raise `ScenarioError`, naming them."""
         if not self.vars:
             return self, {}
         rng = random.Random(f"vars:{seed}")
         values = {name: rng.choice(options) for name, options in sorted(self.vars.items())}
-
-        def fill(node: object) -> object:
-            if isinstance(node, str):
-                return _PLACEHOLDER.sub(lambda m: values[m.group(1)], node)
-            if isinstance(node, list):
-                return [fill(v) for v in node]
-            if isinstance(node, dict):
-                return {fill(k): fill(v) for k, v in node.items()}
-            return node
-
-        data = fill(self.model_dump(by_alias=True, exclude={"vars"}))
-        rendered = Scenario.model_validate(data)
-        rendered._source, rendered._sha256 = self._source, self._sha256
+        picks = {name: self.vars[name].index(value) for name, value in values.items()}
+        rendered, wrong, total = self._render(picks, self._template())
+        if rendered is None:
+            where = self.source or f"scenario {self.id}"
+            raise ScenarioError(report(where, [f"seed {seed}: {line}" for line in wrong], total))
         return rendered, values
+
+    def template_problems(self) -> tuple[list[str], int]:
+        """What is wrong with the renderings that draw every value of every var at least
+        once (the k-th value of each, for every k; shorter lists start over): the first
+        problems, one line each naming the values to blame, and how many were found."""
+        if not self.vars:
+            return [], 0
+        template = self._template()
+        lines: dict[str, None] = {}  # ordered and without repeats
+        total = 0
+        for k in range(max(len(values) for values in self.vars.values())):
+            picks = {name: k % len(values) for name, values in self.vars.items()}
+            _, wrong, errors = self._render(picks, template)
+            lines.update(dict.fromkeys(wrong))
+            total += errors - len(wrong)
+            # Enough to report; checking on would only cost time (every rendering can
+            # fail in thousands of places).
+            if len(lines) > MAX_PROBLEMS or errors > MAX_PROBLEMS:
+                break
+        return list(lines), total + len(lines)
+
+    def _template(self) -> dict:
+        return self.model_dump(by_alias=True, exclude={"vars"})
+
+    def _render(
+        self, picks: dict[str, int], template: dict
+    ) -> tuple[Scenario | None, list[str], int]:
+        """The scenario with the `picks`-th value of each var put in; or None, the first
+        problems (each blamed on the values used where it is) and how many there are."""
+        values = {name: self.vars[name][i] for name, i in picks.items()}
+        try:
+            rendered = Scenario.model_validate(fill(template, values))
+        except ValidationError as exc:
+            wrong = [self._blame(template, loc, why, picks) for loc, why in problems(exc)]
+            return None, wrong, exc.error_count()
+        rendered._source, rendered._sha256 = self._source, self._sha256
+        return rendered, [], 0
+
+    def _blame(
+        self, template: dict, loc: tuple[int | str, ...] | None, why: str, picks: dict[str, int]
+    ) -> str:
+        values = {name: self.vars[name][i] for name, i in picks.items()}
+        used = names_at(template, loc, values) if loc is not None else None
+        culprits = sorted(used & set(picks)) if used else sorted(picks)
+        shown_vars = ", ".join(f"vars.{n}[{picks[n]}]" for n in culprits[:3])
+        shown_values = ", ".join(shown(values[n]) for n in culprits[:3])
+        if len(culprits) > 3:
+            shown_vars, shown_values = shown_vars + ", ...", shown_values + ", ..."
+        target = field_path(loc) if loc is not None else "the scenario"
+        if len(culprits) == 1:
+            return f"field {shown_vars}: value {shown_values} makes {target} invalid: {why}"
+        return f"field {shown_vars}: values {shown_values} make {target} invalid: {why}"
 
     @property
     def family(self) -> str:
