@@ -51,14 +51,7 @@ TURN_COLUMNS = [
     "added",
     "record",
 ]
-_EMPTY_TURN = {
-    "turn": 0,
-    "phrasing": 0,
-    "requests": [],
-    "messages": [],
-    "commits": [],
-    "files_changed": [],
-}
+_EMPTY_TURN = {"turn": 0, "phrasing": 0}
 
 
 def _added_lines(diff: str) -> str:
@@ -76,8 +69,9 @@ def _as_record(t: Trajectory | dict) -> dict:
 def turn_table(trajectories: Iterable[Trajectory | dict]) -> tuple[pd.DataFrame, pd.DataFrame]:
     """(turns, detectors): the turn table and one row per run x declared detector.
 
-    Takes `Trajectory` objects or the plain dicts of `stickiness.agents.trajectory.iter_records`,
-    and streams: each record is reduced to its columns and dropped, so memory grows with
+    Takes `Trajectory` objects or the validated dicts of
+    `stickiness.agents.trajectory.iter_records` (other dicts are not checked here), and
+    streams: each record is reduced to its columns and dropped, so memory grows with
     the table, not with the transcripts. A run that failed before its first turn gets a
     single row with turn 0, so it is still counted. Reply text and added lines are kept
     only for runs whose detectors read them.
@@ -103,7 +97,7 @@ def _turn_table(trajectories: Iterable[Trajectory | dict]) -> tuple[pd.DataFrame
         fenced: set[str] = set()
         detectors = t.get("detectors") or []
         for d in detectors:
-            det_rows.append({"run_id": t["run_id"], "scenario_file": t["scenario_file"], **d})
+            det_rows.append({**d, "run_id": t["run_id"], "scenario_file": t["scenario_file"]})
             fenced.update(d.get("files") or ())
         keep_records = any(d.get("hook") for d in detectors)
         keep_reply = keep_records or any(
@@ -112,19 +106,19 @@ def _turn_table(trajectories: Iterable[Trajectory | dict]) -> tuple[pd.DataFrame
         keep_added = keep_records or any(
             d.get("pattern") and d.get("in") == "edits" for d in detectors
         )
-        for turn in t["turns"] or [_EMPTY_TURN]:
-            requests = turn["requests"]
-            changed = turn["files_changed"]
+        for turn in t.get("turns") or [_EMPTY_TURN]:
+            requests = turn.get("requests") or []
+            changed = turn.get("files_changed") or []
             asked = {r[5:] for r in requests if r.startswith("edit:")}
             unasked = [f for f in changed if f not in asked] if asked else changed
             overuse, texts = 0, []
-            for m in turn["messages"]:
+            for m in turn.get("messages") or ():
                 if m.get("role") == "assistant":
                     if keep_reply and m.get("content"):
                         texts.append(m["content"])
                     for c in m.get("tool_calls") or ():
                         overuse += c["name"] in OVERUSE_TOOLS
-            commits = turn["commits"]
+            commits = turn.get("commits") or ()
             cols["run"].append(index)
             cols["turn"].append(turn["turn"])
             cols["phrasing"].append(turn["phrasing"])
