@@ -100,8 +100,9 @@ class RunStore:
                 f"{self.path.parent}: another stickiness process (pid {holder}) is writing "
                 "this run folder; wait for it to finish or stop it, then try again"
             ) from None
-        os.ftruncate(fd, 0)
-        os.pwrite(fd, f"{os.getpid()}\n".encode(), 0)
+        # One fixed-width write, never a truncate: a refused writer reading at the same
+        # moment sees the holder's pid, not an empty file.
+        os.pwrite(fd, f"{os.getpid()}".ljust(20).encode() + b"\n", 0)
         self._lock_fd = fd
 
     # -- torn tail -------------------------------------------------------------------
