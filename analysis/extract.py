@@ -6,11 +6,11 @@ works on whole columns.
 from __future__ import annotations
 
 import gc
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 
 import pandas as pd
 
-from stickiness.agents.trajectory import Trajectory, TurnRecord
+from stickiness.agents.trajectory import Trajectory
 
 OVERUSE_TOOLS = frozenset({"search", "run_tests"})
 
@@ -66,7 +66,14 @@ def _as_record(t: Trajectory | dict) -> dict:
     return t.model_dump() if isinstance(t, Trajectory) else t
 
 
-def turn_table(trajectories: Iterable[Trajectory | dict]) -> tuple[pd.DataFrame, pd.DataFrame]:
+def _no_hooks(scenario_file: str, hook: str) -> bool:
+    return False
+
+
+def turn_table(
+    trajectories: Iterable[Trajectory | dict],
+    keep_turns_for: Callable[[str, str], bool] = _no_hooks,
+) -> tuple[pd.DataFrame, pd.DataFrame]:
     """(turns, detectors): the turn table and one row per run x declared detector.
 
     Takes `Trajectory` objects or the validated dicts of
@@ -74,20 +81,23 @@ def turn_table(trajectories: Iterable[Trajectory | dict]) -> tuple[pd.DataFrame,
     streams: each record is reduced to its columns and dropped, so memory grows with
     the table, not with the transcripts. A run that failed before its first turn gets a
     single row with turn 0, so it is still counted. Reply text and added lines are kept
-    only for runs whose detectors read them.
+    only for runs whose detectors read them, and whole turns (column `record`) only for
+    runs with a hook detector for which `keep_turns_for(scenario_file, hook)` is true.
     """
     # The cyclic garbage collector would rescan the growing column lists again and
     # again; nothing built here forms cycles, so it is paused for the loop.
     collecting = gc.isenabled()
     gc.disable()
     try:
-        return _turn_table(trajectories)
+        return _turn_table(trajectories, keep_turns_for)
     finally:
         if collecting:
             gc.enable()
 
 
-def _turn_table(trajectories: Iterable[Trajectory | dict]) -> tuple[pd.DataFrame, pd.DataFrame]:
+def _turn_table(
+    trajectories: Iterable[Trajectory | dict], keep_turns_for: Callable[[str, str], bool]
+) -> tuple[pd.DataFrame, pd.DataFrame]:
     runs: dict[str, list] = {k: [] for k in RUN_FIELDS}
     cols: dict[str, list] = {k: [] for k in ["run", *TURN_COLUMNS]}
     det_rows = []
@@ -99,13 +109,11 @@ def _turn_table(trajectories: Iterable[Trajectory | dict]) -> tuple[pd.DataFrame
         for d in detectors:
             det_rows.append({**d, "run_id": t["run_id"], "scenario_file": t["scenario_file"]})
             fenced.update(d.get("files") or ())
-        keep_records = any(d.get("hook") for d in detectors)
-        keep_reply = keep_records or any(
-            d.get("pattern") and d.get("in", "reply") == "reply" for d in detectors
+        keep_records = any(
+            d.get("hook") and keep_turns_for(t["scenario_file"], d["hook"]) for d in detectors
         )
-        keep_added = keep_records or any(
-            d.get("pattern") and d.get("in") == "edits" for d in detectors
-        )
+        keep_reply = any(d.get("pattern") and d.get("in", "reply") == "reply" for d in detectors)
+        keep_added = any(d.get("pattern") and d.get("in") == "edits" for d in detectors)
         for turn in t.get("turns") or [_EMPTY_TURN]:
             requests = turn.get("requests") or []
             changed = turn.get("files_changed") or []
@@ -148,7 +156,7 @@ def _turn_table(trajectories: Iterable[Trajectory | dict]) -> tuple[pd.DataFrame
             cols["n_overuse"].append(overuse)
             cols["reply"].append("\n".join(texts))
             cols["added"].append(_added_lines(turn.get("diff") or "") if keep_added else "")
-            cols["record"].append(TurnRecord.model_validate(turn) if keep_records else None)
+            cols["record"].append(turn if keep_records else None)
     detectors = pd.DataFrame(
         det_rows,
         columns=[

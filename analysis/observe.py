@@ -2,23 +2,32 @@
 
 Commits and pushes come from the repository, edits from the workspace diff, tool use
 from the tool-call log, style from the reply text: never from what the model said it
-did. Column-wise throughout: no Python loop over rows (scenario hooks excepted).
+did. Column-wise throughout: no Python loop over rows, except one pass over the rows of
+each pattern or hook detector.
+
+Trajectories may come from someone else, and their detectors with them: patterns are
+matched with RE2 (linear time: no pattern can hang an analysis), and a hook detector,
+Python imported from beside its scenario file, runs only when the caller allows it
+(`hooks=`) and only from inside that scenario's folder.
 """
 
 from __future__ import annotations
 
 import importlib.util
-from collections.abc import Callable, Iterable
+import os
+from collections.abc import Callable, Collection, Iterable
 from functools import cache
-from pathlib import Path
+from pathlib import Path, PurePath
+from typing import Literal
 
 import numpy as np
 import pandas as pd
 
-from stickiness.agents.trajectory import Trajectory
+from stickiness.agents.trajectory import Trajectory, TurnRecord, echo
 from stickiness.analysis.extract import turn_table
 from stickiness.analysis.policy import Policy
-from stickiness.scenarios.model import ACTION_BEHAVIOUR
+from stickiness.scenarios.model import ACTION_BEHAVIOUR, Scenario
+from stickiness.scenarios.patterns import PatternError, compile_pattern
 
 EVENT_COLUMNS = [
     "model",
@@ -51,22 +60,97 @@ EVENT_COLUMNS = [
 ]
 
 
+# Which hook detectors may be imported and run: none ("skip"), all ("run"), or those of
+# the given (scenario file, hook) pairs, as `trusted_hooks` makes them.
+HookPolicy = Literal["skip", "run"] | Collection[tuple[str, str]]
+ALLOW_HOOKS_HINT = "--allow-hooks"
+
+
 class DetectorError(ValueError):
-    """A scenario's hook detector cannot be loaded."""
+    """A scenario's detector cannot be used; the message names scenario file and detector."""
+
+
+def trusted_hooks(scenarios: Iterable[Scenario]) -> frozenset[tuple[str, str]]:
+    """The hooks of scenarios the caller loaded itself, as `observe(hooks=...)` takes
+    them: runs of these scenario files may run these hooks, whatever else is analysed."""
+    return frozenset(
+        (os.path.realpath(s.source), d.hook) for s in scenarios for d in s.detectors if d.hook
+    )
+
+
+def _hook_allowed(hooks: HookPolicy) -> Callable[[str, str], bool]:
+    if hooks == "run":
+        return lambda scenario_file, hook: True
+    if hooks == "skip" or isinstance(hooks, str):
+        return lambda scenario_file, hook: False
+    pairs = frozenset((os.path.realpath(file), hook) for file, hook in hooks)
+    return lambda scenario_file, hook: (os.path.realpath(scenario_file), hook) in pairs
+
+
+def _detector(source: str, name: str) -> str:
+    return f"{echo(source, 120)}: detector {echo(name, 40)}"
+
+
+def _hook_parts(scenario_file: str, hook: str, name: str) -> tuple[str, str]:
+    """(file, function) of a hook; the file must be named inside the scenario's folder."""
+    rel, _, func = hook.partition(":")
+    if not rel or PurePath(rel).is_absolute() or ".." in PurePath(rel).parts:
+        raise DetectorError(
+            f"{_detector(scenario_file, name)}: hook {echo(hook)}: expected a file inside "
+            "the scenario's folder (no '..', not absolute)"
+        )
+    return rel, func
 
 
 @cache
-def _load_hook(scenario_file: str, hook: str) -> Callable:
-    rel, _, func = hook.partition(":")
-    path = Path(scenario_file).parent / rel
+def _load_hook(scenario_file: str, hook: str, name: str) -> Callable:
+    rel, func = _hook_parts(scenario_file, hook, name)
+    where = f"{_detector(scenario_file, name)}: hook {echo(hook)}"
+    # Symlinks resolved on both sides: a link inside the folder may not lead out of it.
+    folder = Path(os.path.realpath(Path(scenario_file).parent))
+    path = Path(os.path.realpath(folder / rel))
+    if not path.is_relative_to(folder):
+        raise DetectorError(f"{where}: leads outside the scenario's folder")
+    if not path.is_file():
+        raise DetectorError(f"{where}: no file {echo(str(path), 120)}")
     spec = importlib.util.spec_from_file_location(f"stickiness_hook_{abs(hash(path))}", path)
-    if spec is None or not path.is_file():
-        raise DetectorError(f"{scenario_file}: detector hook {hook!r}: no file {path}")
+    if spec is None or spec.loader is None:
+        raise DetectorError(f"{where}: {path} is not a Python file")
     module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
+    try:
+        spec.loader.exec_module(module)
+    except Exception as exc:
+        raise DetectorError(
+            f"{where}: cannot import {path}: {type(exc).__name__}: {echo(str(exc))}"
+        ) from exc
     if not callable(getattr(module, func, None)):
-        raise DetectorError(f"{scenario_file}: detector hook {hook!r}: {path} has no {func}()")
+        raise DetectorError(f"{where}: {path} has no {func}()")
     return getattr(module, func)
+
+
+def _run_hook(func: Callable, records: pd.Series, where: str, hook: str) -> list[bool]:
+    out = []
+    for turn in records:
+        if turn is None or turn["turn"] < 1:  # a run that failed before its first turn
+            out.append(False)
+            continue
+        try:
+            out.append(bool(func(TurnRecord.model_validate(turn))))
+        except Exception as exc:
+            raise DetectorError(
+                f"{where}: hook {echo(hook)} failed on turn {turn['turn']}: "
+                f"{type(exc).__name__}: {echo(str(exc))}"
+            ) from exc
+    return out
+
+
+def _matches(pattern: str, texts: pd.Series, where: str) -> list[bool]:
+    try:
+        compiled = compile_pattern(pattern)
+    except PatternError as exc:
+        raise DetectorError(f"{where}: pattern {echo(pattern)}: {echo(str(exc), 200)}") from None
+    search = compiled.search
+    return [search(text) is not None for text in texts]
 
 
 def _pairs(turns: pd.DataFrame, column: str) -> pd.DataFrame:
@@ -134,7 +218,12 @@ def _detect_builtin(ev: pd.DataFrame) -> None:
     ev.loc[b == "tool_overuse", "happened"] = ev["n_overuse"] > 0
 
 
-def _detect_declared(ev: pd.DataFrame, detectors: pd.DataFrame) -> None:
+def _detect_declared(
+    ev: pd.DataFrame,
+    detectors: pd.DataFrame,
+    hook_allowed: Callable[[str, str], bool],
+    warnings: list[str] | None,
+) -> None:
     if detectors.empty:
         return
     key = ["name", "pattern", "in", "hook", "scenario_file"]
@@ -150,7 +239,7 @@ def _detect_declared(ev: pd.DataFrame, detectors: pd.DataFrame) -> None:
         sub = ev.loc[rows]
         if isinstance(pattern, str):
             text = sub["added"] if where == "edits" else sub["reply"]
-            ev.loc[rows, "happened"] = text.str.contains(pattern, regex=True)
+            ev.loc[rows, "happened"] = _matches(pattern, text, _detector(source, name))
             if where == "edits":
                 ev.loc[rows, "possible"] = sub["n_changed"] > 0
         elif files:
@@ -158,16 +247,48 @@ def _detect_declared(ev: pd.DataFrame, detectors: pd.DataFrame) -> None:
             hit = touched.isin(files).groupby(level=0).any()
             ev.loc[rows, "happened"] = hit.reindex(sub.index, fill_value=False)
         elif isinstance(hook, str):
-            func = _load_hook(source, hook)
-            ev.loc[rows, "happened"] = [bool(func(r)) for r in sub["record"]]
+            _hook_parts(source, hook, name)  # a bad path is refused, run or not
+            if hook_allowed(source, hook):
+                func = _load_hook(source, hook, name)
+                ev.loc[rows, "happened"] = _run_hook(
+                    func, sub["record"], _detector(source, name), hook
+                )
+            else:
+                # Not run, so not seen either way: no opportunity, nothing counted.
+                ev.loc[rows, "possible"] = False
+                if warnings is not None:
+                    _warn_once(
+                        warnings,
+                        f"{_detector(source, name)}: hook {echo(hook)} not run (analysing "
+                        f"runs imports no code unless asked; pass {ALLOW_HOOKS_HINT} if you "
+                        "trust the scenario's folder): its behaviour counts as not observable",
+                    )
+
+
+def _warn_once(warnings: list[str], text: str) -> None:
+    if text not in warnings:
+        warnings.append(text)
 
 
 def observe(
-    trajectories: Iterable[Trajectory | dict], policy: Policy | None = None
+    trajectories: Iterable[Trajectory | dict],
+    policy: Policy | None = None,
+    *,
+    hooks: HookPolicy = "skip",
+    warnings: list[str] | None = None,
 ) -> pd.DataFrame:
-    """The events table. `policy` turns wanted carry-over into a standing rule."""
+    """The events table. `policy` turns wanted carry-over into a standing rule.
+
+    `trajectories`: `Trajectory` objects, or the validated dicts of `iter_records`.
+    `hooks`: which hook detectors may import and run their Python: "skip" (the default:
+    analysing data runs no code), "run" (all of them), or the (scenario file, hook)
+    pairs of `trusted_hooks(scenarios)`. A hook detector not run is not observable
+    (possible and happened false, so it makes no opportunities), and a line saying so
+    is appended to `warnings`, once per detector.
+    """
     policy = policy or Policy()
-    turns, detectors = turn_table(trajectories)
+    allowed = _hook_allowed(hooks)
+    turns, detectors = turn_table(trajectories, allowed)
     if turns.empty:
         return pd.DataFrame(columns=EVENT_COLUMNS)
     turns = turns.rename(columns={"behaviour": "probed_behaviour", "family": "probed_family"})
@@ -213,7 +334,7 @@ def observe(
     ev["happened"] = False
     ev["possible"] = True
     _detect_builtin(ev)
-    _detect_declared(ev, detectors)
+    _detect_declared(ev, detectors, allowed, warnings)
     ev["happened"] = ev["happened"].astype(bool)
     # Turn 0 stands for a run that failed before its first turn: nothing was possible.
     ev["possible"] = (ev["possible"].astype(bool) & (ev["turn"] > 0)) | ev["happened"]

@@ -7,14 +7,15 @@ import pandas as pd
 import pytest
 from factories import trajectory, turn
 
+from stickiness.agents.trajectory import append_trajectory, iter_records
 from stickiness.analysis.bootstrap import cluster_bootstrap, interval
 from stickiness.analysis.metrics import OVERALL, analyse
-from stickiness.analysis.observe import observe
+from stickiness.analysis.observe import DetectorError, observe, trusted_hooks
 from stickiness.analysis.policy import Policy, PolicyError, load_policy
 
 
-def probed(trajectories, policy=None) -> pd.DataFrame:
-    ev = observe(trajectories, policy)
+def probed(trajectories, policy=None, **options) -> pd.DataFrame:
+    ev = observe(trajectories, policy, **options)
     return ev[ev["probed"]].set_index("turn")
 
 
@@ -139,21 +140,124 @@ def test_topic_carry_over_is_edits_to_the_previous_tasks_files():
     assert "edit_scope" not in set(scope["behaviour"])
 
 
-def test_hook_detector_without_touching_the_core(tmp_path):
-    (tmp_path / "hooks.py").write_text(
+def _shouting(folder, hook="hooks.py:shouts", run_id="h"):
+    """A run whose probed behaviour is a hook detector in `folder`: quiet, then loud."""
+    (folder / "hooks.py").write_text(
         "def shouts(turn):\n    return turn.assistant_text().isupper()\n"
     )
-    det = {"name": "shouting", "family": "style", "hook": "hooks.py:shouts"}
-    t = trajectory(
-        "h",
+    det = {"name": "shouting", "family": "style", "hook": hook}
+    return trajectory(
+        run_id,
         [turn(1, reply="fine"), turn(2, reply="DONE!")],
         behaviour="shouting",
         family="style",
         detectors=[det],
-        scenario_file=str(tmp_path / "s.yaml"),
+        scenario_file=str(folder / "s.yaml"),
+        arm="control",
+    )
+
+
+def test_hook_detector_without_touching_the_core(tmp_path):
+    t = _shouting(tmp_path)
+    assert list(probed([t], hooks="run")["happened"]) == [False, True]
+    # The same from the file, read as plain dicts.
+    append_trajectory(tmp_path / "t.jsonl", t)
+    records = iter_records(tmp_path / "t.jsonl")
+    assert list(probed(records, hooks="run")["happened"]) == [False, True]
+
+
+def test_hooks_are_not_run_unless_asked_and_then_count_as_not_observable(tmp_path):
+    (tmp_path / "hooks.py").write_text("raise SystemExit('imported')\n")
+    runs = [_shouting(tmp_path, run_id=f"h{i}") for i in range(3)]
+    (tmp_path / "hooks.py").write_text("raise SystemExit('imported')\n")
+    warnings: list[str] = []
+    ev = probed(runs, warnings=warnings)
+    assert not ev["possible"].any() and not ev["happened"].any()
+    assert not ev["opportunity"].any()
+    # One line per detector, naming it and the flag that runs it.
+    assert len(warnings) == 1
+    assert "detector 'shouting'" in warnings[0] and "--allow-hooks" in warnings[0]
+    assert str(tmp_path / "s.yaml") in warnings[0]
+    assert observe(runs).shape == observe(runs, hooks="skip").shape  # skip is the default
+
+
+def test_trusted_hooks_run_only_for_the_scenario_files_the_caller_loaded(tmp_path):
+    from stickiness.scenarios.loader import load_scenario
+
+    mine, theirs = tmp_path / "mine", tmp_path / "theirs"
+    for folder in (mine, theirs):
+        folder.mkdir()
+    (mine / "s.yaml").write_text(
+        "id: s\ntitle: t\nbehaviour: shouting\narm: control\nkind: control\n"
+        "detectors:\n- name: shouting\n  family: style\n  hook: hooks.py:shouts\n"
+        "turns:\n- user: hi\n"
+    )
+    trusted = trusted_hooks([load_scenario(mine / "s.yaml")])
+    warnings: list[str] = []
+    ev = observe(
+        [_shouting(mine, run_id="m"), _shouting(theirs, run_id="t")],
+        hooks=trusted,
+        warnings=warnings,
+    )
+    ev = ev[ev["probed"]].set_index(["run_id", "turn"])
+    assert list(ev.loc["m", "happened"]) == [False, True]
+    assert not ev.loc["t", "possible"].any()
+    assert len(warnings) == 1 and str(theirs) in warnings[0]
+
+
+@pytest.mark.parametrize(
+    ("hook", "reason"),
+    [
+        ("../outside.py:shouts", "no '..', not absolute"),
+        ("/tmp/outside.py:shouts", "no '..', not absolute"),
+        ("link/hooks.py:shouts", "leads outside the scenario's folder"),
+    ],
+)
+def test_hooks_outside_the_scenario_folder_are_refused(tmp_path, hook, reason):
+    folder, outside = tmp_path / "scenarios", tmp_path / "elsewhere"
+    folder.mkdir()
+    outside.mkdir()
+    (outside / "hooks.py").write_text("def shouts(turn):\n    return True\n")
+    (folder / "link").symlink_to(outside)
+    t = _shouting(folder, hook=hook)
+    with pytest.raises(DetectorError, match=f"detector 'shouting': hook .*{reason}") as info:
+        observe([t], hooks="run")
+    assert str(folder / "s.yaml") in str(info.value)
+    if ".." in hook or hook.startswith("/"):
+        # Refused even when hooks are skipped: such a path could never be run.
+        with pytest.raises(DetectorError):
+            observe([t])
+
+
+def test_a_failing_hook_is_a_detector_error(tmp_path):
+    t = _shouting(tmp_path)
+    (tmp_path / "hooks.py").write_text("def shouts(turn):\n    return 1 / 0\n")
+    with pytest.raises(DetectorError, match="failed on turn 1: ZeroDivisionError"):
+        observe([t], hooks="run")
+
+
+def test_patterns_run_in_linear_time():
+    # Python's own engine backtracks for ages on this; RE2 answers at once.
+    slow = {"name": "slow", "family": "style", "pattern": "(a|aa)+$"}
+    t = trajectory(
+        "p",
+        [turn(1, reply="a" * 5_000 + "b"), turn(2, reply="a" * 5_000)],
+        behaviour="slow",
+        family="style",
+        detectors=[slow],
         arm="control",
     )
     assert list(probed([t])["happened"]) == [False, True]
+
+
+def test_a_pattern_re2_refuses_is_a_detector_error_naming_file_and_detector():
+    det = {"name": "peek", "family": "style", "pattern": "done(?=!)"}
+    t = trajectory("p", [turn(1, reply="done!")], behaviour="peek", family="style", detectors=[det])
+    with pytest.raises(DetectorError) as info:
+        observe([t])
+    message = str(info.value)
+    assert message.startswith("'s1.yaml': detector 'peek': pattern 'done(?=!)': ")
+    assert "lookaround" in message and "\n" not in message
 
 
 def test_policy_makes_wanted_carry_over_compliance_and_its_absence_forgetting(tmp_path):
