@@ -18,6 +18,7 @@ from __future__ import annotations
 import errno
 import fcntl
 import os
+import threading
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
@@ -61,6 +62,9 @@ class RunStore:
         self.warnings: list[str] = []
         self._lock_fd: int | None = None
         self._fd: int | None = None
+        # Runs finish on many threads; one line is written at a time, so a roll-back
+        # after a failed write can never cut into another thread's line.
+        self._writing = threading.Lock()
 
     # -- lifecycle -------------------------------------------------------------------
     def __enter__(self) -> RunStore:
@@ -151,6 +155,10 @@ class RunStore:
         if self._fd is None:
             raise RuntimeError("RunStore.append on a store that is not open")
         line = (redact(trajectory.model_dump_json()) + "\n").encode("utf-8")
+        with self._writing:
+            self._write_line(line, trajectory.run_id)
+
+    def _write_line(self, line: bytes, run_id: str) -> None:
         before = os.fstat(self._fd).st_size
         try:
             view = memoryview(line)
@@ -166,7 +174,7 @@ class RunStore:
                 else (exc.strerror or str(exc))
             )
             raise StoreWriteError(
-                f"{self.path}: cannot record run {trajectory.run_id}: {reason}. Every run "
+                f"{self.path}: cannot record run {run_id}: {reason}. Every run "
                 f"recorded before it is safe; make room, then continue with "
                 f"`stickiness run --resume {self.path.parent}`"
             ) from None
