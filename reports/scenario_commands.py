@@ -12,6 +12,13 @@ from rich.table import Table
 
 from stickiness.agents.runner import draw_phrasings
 from stickiness.scenarios import Scenario, ScenarioError, load_scenarios
+from stickiness.scenarios.errors import printable, shown_path
+
+
+def _text(value: str) -> str:
+    """Scenario text for the terminal: its lines kept, anything else a terminal would
+    act on (escape sequences, bidirectional overrides) written out, markup escaped."""
+    return escape("\n".join(printable(line) for line in value.split("\n")))
 
 
 def _load(args: argparse.Namespace, default: Path) -> list[Scenario]:
@@ -44,13 +51,13 @@ def cmd_validate(args: argparse.Namespace, console: Console, default: Path) -> i
     for s in scenarios:
         if s.arm == "treatment" and not s.control:
             console.print(
-                f"[yellow]warning[/yellow]: {escape(s.source)}: treatment without "
+                f"[yellow]warning[/yellow]: {escape(shown_path(s.source))}: treatment without "
                 "a matched control: its excess stickiness cannot be measured"
             )
         for i in instruction_turns(s):
             if len(s.turns[i].user) < 3:
                 console.print(
-                    f"[yellow]warning[/yellow]: {escape(s.source)}: turns[{i}] "
+                    f"[yellow]warning[/yellow]: {escape(shown_path(s.source))}: turns[{i}] "
                     "gives the instruction in fewer than 3 phrasings"
                 )
     console.print(f"{len(scenarios)} scenarios valid")
@@ -64,7 +71,7 @@ def cmd_show(args: argparse.Namespace, console: Console, default: Path) -> int:
     scenario, values = found[0].render(args.seed)
     chosen = draw_phrasings(scenario, args.seed)
     console.print(
-        f"[bold]{escape(scenario.id)}[/bold]: {escape(scenario.title)} "
+        f"[bold]{escape(scenario.id)}[/bold]: {_text(scenario.title)} "
         f"({scenario.family}, {scenario.kind}, {scenario.arm}"
         + (f", control {scenario.control}" if scenario.control else "")
         + ")"
@@ -74,9 +81,9 @@ def cmd_show(args: argparse.Namespace, console: Console, default: Path) -> int:
             "template values for seed "
             + str(args.seed)
             + ": "
-            + escape(", ".join(f"{k}={v}" for k, v in values.items()))
+            + _text(", ".join(f"{k}={v}" for k, v in values.items()))
         )
-    console.print("files: " + escape(", ".join(sorted(scenario.workspace.files))))
+    console.print("files: " + _text(", ".join(sorted(scenario.workspace.files))))
     table = Table(box=box.SIMPLE_HEAD, pad_edge=False, show_lines=True)
     table.add_column("turn", justify="right")
     table.add_column("what the model sees", overflow="fold", ratio=3)
@@ -88,6 +95,6 @@ def cmd_show(args: argparse.Namespace, console: Console, default: Path) -> int:
             f"requires: {', '.join(turn.requires)}" if turn.requires else "",
             f"phrasing {pick + 1} of {len(turn.user)}" if len(turn.user) > 1 else "",
         ]
-        table.add_row(str(i), escape(turn.user[pick]), escape("\n".join(n for n in notes if n)))
+        table.add_row(str(i), _text(turn.user[pick]), _text("\n".join(n for n in notes if n)))
     console.print(table)
     return 0

@@ -48,6 +48,14 @@ def shown(value: object) -> str:
     return text
 
 
+def printable(text: str) -> str:
+    """`text` with every character a terminal could act on (controls, bidirectional
+    overrides, line separators) written as its escape."""
+    if text.isprintable():
+        return text
+    return "".join(c if c.isprintable() else c.encode("unicode_escape").decode() for c in text)
+
+
 def shown_path(path: str | Path) -> str:
     """A file name as it goes at the start of a message: as is, unless it holds
     characters that would break the line."""
@@ -134,7 +142,9 @@ def report(path: str | Path, lines: list[str], total: int | None = None) -> str:
     where = shown_path(path)
     out = []
     for line in lines[:MAX_PROBLEMS]:
-        line = " ".join(line.splitlines())
+        # Escaped as well as clipped: a message quoting a file (RE2's, PyYAML's) may hold
+        # its control characters, which a terminal would act on.
+        line = printable(" ".join(line[: 2 * MAX_PROBLEM_CHARS].splitlines()))
         if len(line) > MAX_PROBLEM_CHARS:
             line = line[: MAX_PROBLEM_CHARS - 3] + "..."
         out.append(f"{where}: {line}")

@@ -256,6 +256,9 @@ def test_detector_patterns_are_checked_with_re2(tmp_path):
     # Python's engine takes lookahead; RE2, which the analyser uses, does not.
     message = error_of(write(tmp_path, ok.replace("[A-Z]{5}", "(?=x)y")))
     assert "field detectors[0].pattern" in message and "RE2" in message
+    # RE2 quotes the pattern in its reason: a control character in it is escaped.
+    message = error_of(write(tmp_path, ok.replace("'[A-Z]{5}'", '"(\\e]0;x\\a"')))
+    assert message.isprintable() and "\\x1b" in message
 
 
 @pytest.mark.parametrize(
@@ -379,3 +382,14 @@ def test_limits_hold_with_either_parser(libyaml):
         "a": {"b": 1},
         "c": {"b": 1, "d": 2},
     }
+
+
+def test_show_writes_out_what_a_terminal_would_act_on(tmp_path, capsys):
+    text = VALID.replace("title: Demo", 'title: "\\e[31mDemo"').replace(
+        '"Change a.py."', '"Change a.py.\\e]0;owned\\a\\nthen stop \\u202e"'
+    )
+    path = write(tmp_path, text)
+    assert main(["scenarios", "show", "demo", "--scenarios", str(path)]) == 0
+    out = capsys.readouterr().out
+    assert "\x1b" not in out and "\u202e" not in out and "\x07" not in out
+    assert "\\x1b[31mDemo" in out and "\\x1b]0;owned\\x07" in out and "\\u202e" in out
