@@ -128,11 +128,13 @@ class Detector(BaseModel):
     """A behaviour declared by the scenario: a text pattern, a set of files, or a hook.
 
     - `pattern` (+ `in: reply|edits`): the regex is found in the assistant's reply, or
-      in the lines the turn added to files;
+      in the lines the turn added to files; RE2 syntax (Python's without lookaround or
+      backreferences), as the analyser matches with RE2;
     - `files`: the turn edited one of these files without being asked to (the previous
       task's files, for topic carry-over);
-    - `hook: file.py:function`: a Python function (path relative to the scenario file)
-      given the turn record as a dict, returning True when the behaviour happened.
+    - `hook: file.py:function`: a Python function (path relative to the scenario file,
+      never leaving its folder) given the turn record, returning True when the behaviour
+      happened.
     `example` is what the simulated agent writes when it shows a pattern behaviour.
     """
 
