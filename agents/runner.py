@@ -268,14 +268,16 @@ def run_one(spec: RunSpec, options: RunOptions | None = None) -> Trajectory:
     options = options or RunOptions()
     price = options.prices.lookup(spec.model.provider, spec.model.name)
     harness: Harness = get_harness(spec.harness)
-    scenario, values = spec.scenario.render(spec.seed)
-    phrasings = draw_phrasings(scenario, spec.seed)
     turns: list[TurnRecord] = []
     started, status, error, error_kind = _now(), "ok", None, None
     model_settings: dict = {}
     workspace: str | None = None
     simulated = spec.model.provider == "sim"
+    # Until rendered: two template values that only clash together fail this run alone.
+    scenario, values = spec.scenario, {}
     try:
+        scenario, values = spec.scenario.render(spec.seed)
+        phrasings = draw_phrasings(scenario, spec.seed)
         model = create_model(spec.model, scenario, spec.seed, options.call, options.cache)
         model_settings, simulated = model.describe(), model.simulated
         with Sandbox(dict(scenario.workspace.files), keep=options.keep_workspaces) as box:

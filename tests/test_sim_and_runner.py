@@ -102,3 +102,16 @@ def test_step_limit_is_recorded_per_turn(commit_scenarios):
     first = run.turns[0]  # read, write, status, commit: needs four steps
     assert first.step_limit_hit and first.steps == 2 and not first.commits
     assert run.status == "ok"
+
+
+def test_values_that_clash_only_together_fail_that_run_alone(tmp_path):
+    from test_scenario_loader import TEMPLATE, write
+
+    from stickiness.scenarios import load_scenario
+
+    text = TEMPLATE.replace('module: [orders, "..", billing]', "a: [x, '.']\n  b: ['.', y]")
+    scenario = load_scenario(write(tmp_path, text.replace("${module}", "${a}${b}")))
+    runs = [run_one(s) for s in plan_runs([scenario], [ModelSpec.parse("sim:steady")], 12)]
+    failed = [r for r in runs if r.status == "error"]
+    assert failed and len(failed) < len(runs)  # the other draws ran
+    assert all(r.error_kind == "fatal" and "make turns[0]" in r.error for r in failed)
