@@ -18,6 +18,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
+import re2
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from stickiness.agents.sandbox import GitError, PathOutsideWorkspace, Sandbox
@@ -48,9 +49,9 @@ MIN_PROGRAM_SIZE = 16
 MAX_SEARCH_WORK = MAX_SEARCH_BYTES * MIN_PROGRAM_SIZE
 # Static check budget: ast.parse takes about 1 KB of memory per byte of source (an
 # 18 MB file needs 7.7 GB) and is quadratic on long f-strings, so files are parsed only
-# up to this size (~70 MB, ~0.4 s at worst) and up to this much in all.
+# up to this size (~70 MB, ~0.4 s at worst each) and up to this much in all.
 MAX_CHECK_FILE_BYTES = 64 << 10
-MAX_CHECK_BYTES = 512 << 10
+MAX_CHECK_BYTES = 256 << 10
 MAX_DETAIL_CHARS = 200
 
 
@@ -256,8 +257,9 @@ def _edit(box: Sandbox, a: EditArgs) -> str:
     return f"edited {a.path}"
 
 
-# The search compiles without compile_pattern's process-wide cache: a compiled pattern
-# keeps RE2's DFA (megabytes) alive, and a model can send a thousand distinct patterns.
+# A compiled pattern keeps the DFA RE2 built while matching (megabytes), and a model can
+# send a thousand distinct patterns: the search compiles past compile_pattern's cache,
+# and empties re2's own (128 patterns, ~3 MB each after a 50 KB search) when done.
 _compile_uncached = getattr(compile_pattern, "__wrapped__", compile_pattern)
 
 
@@ -266,6 +268,14 @@ def _search(box: Sandbox, a: SearchArgs) -> str:
         regex = _compile_uncached(a.pattern)
     except PatternError as exc:
         raise ToolFailure(str(exc)) from None
+    try:
+        return _search_files(box, a, regex)
+    finally:
+        del regex
+        re2.purge()
+
+
+def _search_files(box: Sandbox, a: SearchArgs, regex) -> str:
     real = box.resolve(a.path)
     files = [box.relative(real)] if real.is_file() else _walk_files(box, real)
     program = max(regex.programsize, MIN_PROGRAM_SIZE)

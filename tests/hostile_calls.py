@@ -68,21 +68,21 @@ def _huge(root: Path, canary: Path) -> None:
 
 
 def _hostile_python(root: Path, canary: Path) -> None:
-    """Sources that make ast.parse fail every way it can, or work hard, each under the
-    static check's per-file limit."""
+    """Sources that make ast.parse fail every way it can, or work hard: each under the
+    static check's per-file limit, and all of them under its total."""
     folder = root / "deep"
     folder.mkdir()
     sources = {
-        "recursion.py": "x = 1" + " + 1" * 15_000,
-        "attributes.py": "x = a" + ".b" * 30_000,
-        "unary.py": "x = " + "-" * 60_000 + "1",
-        "lambdas.py": "x = " + "lambda: " * 7_000 + "a",
+        "recursion.py": "x = 1" + " + 1" * 6_000,
+        "attributes.py": "x = a" + ".b" * 10_000,
+        "unary.py": "x = " + "-" * 20_000 + "1",
+        "lambdas.py": "x = " + "lambda: " * 5_000 + "a",
         "parens.py": "x = " + "(" * 300 + ")" * 300,
         "nul.py": "a = 1\0\n",
         "latin1.py": "s = 'caf\xe9'\n",
         "fstring.py": "x = f'" + "{a}" * 20_000 + "'\n",
-        "statements.py": "a\n" * 32_000,
-        "big_literal.py": "x = [" + "1, " * 21_000 + "]\n",
+        "statements.py": "a\n" * 16_000,
+        "big_literal.py": "x = [" + "1, " * 10_000 + "]\n",
     }
     for name, text in sources.items():
         encoding = "latin-1" if name == "latin1.py" else "utf-8"
