@@ -89,7 +89,10 @@ class EditArgs(_Args):
 
 
 class SearchArgs(_Args):
-    pattern: str = Field(description="Python regular expression to look for.")
+    pattern: str = Field(
+        description="Regular expression to look for (Python syntax without lookaround "
+        "or backreferences)."
+    )
     path: str = Field(".", description="File or folder to search, relative to the root.")
 
 

@@ -21,6 +21,7 @@ from stickiness.reports import figures
 from stickiness.reports.usage import usage_rows
 from stickiness.reports.verdict import model_sentences, pct, turns, with_interval
 
+
 def _no_secrets(value: object) -> object:
     """Every value the template prints, redacted; the figures' data URIs are ours."""
     if not isinstance(value, str) or value.startswith("data:image/"):

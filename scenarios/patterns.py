@@ -26,7 +26,9 @@ class PatternError(ValueError):
     """A pattern cannot be used; the message says why."""
 
 
-@functools.lru_cache(maxsize=1024)
+# Each compiled pattern holds RE2's matching state (megabytes after a large search):
+# a small cache for the detectors an analysis repeats; tools compile afresh.
+@functools.lru_cache(maxsize=64)
 def compile_pattern(text: str):
     """The compiled pattern, or `PatternError` naming the problem."""
     if not isinstance(text, str):

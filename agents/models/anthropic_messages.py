@@ -18,9 +18,18 @@ def _tool_input(arguments: str) -> dict:
     # Anthropic wants an object; a call we recorded as malformed is replayed as its text.
     try:
         value = json.loads(arguments) if arguments else {}
-    except json.JSONDecodeError:
+    except (json.JSONDecodeError, RecursionError):  # malformed, or nested past any use
         return {"_unparsed_arguments": arguments}
     return value if isinstance(value, dict) else {"_unparsed_arguments": arguments}
+
+
+def _arguments(value: object) -> str:
+    """The JSON text of a tool_use input; one nested past any use is handed to the tool
+    as text it will refuse, rather than failing the run."""
+    try:
+        return json.dumps(value)
+    except (RecursionError, TypeError, ValueError):
+        return "<tool input too deeply nested to record>"
 
 
 def to_anthropic(messages: list[dict]) -> tuple[list[dict], list[dict]]:
@@ -112,7 +121,7 @@ class AnthropicMessagesModel(RemoteModel):
                 texts.append(block.text)
             elif block.type == "tool_use":
                 calls.append(
-                    {"id": block.id, "name": block.name, "arguments": json.dumps(block.input)}
+                    {"id": block.id, "name": block.name, "arguments": _arguments(block.input)}
                 )
         u = resp.usage
         return ModelReply(
