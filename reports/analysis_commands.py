@@ -14,7 +14,7 @@ from stickiness.agents.trajectory import iter_records, read_trajectories
 from stickiness.analysis.bootstrap import DEFAULT_DRAWS
 from stickiness.analysis.export import AnalysisSettings, write_outputs
 from stickiness.analysis.metrics import analyse
-from stickiness.analysis.observe import observe
+from stickiness.analysis.observe import HookPolicy, observe
 from stickiness.analysis.policy import Policy, PolicyError, load_policy
 from stickiness.reports.html import write_report
 from stickiness.reports.terminal import print_summary, print_usage
@@ -32,15 +32,27 @@ def settings_from(args: argparse.Namespace) -> AnalysisSettings:
     return AnalysisSettings(args.draws, args.analysis_seed, args.confidence, policy_from(args))
 
 
+def print_warnings(console: Console, warnings: list[str]) -> None:
+    for w in dict.fromkeys(warnings):
+        console.print(f"[yellow]warning[/yellow]: {escape(redact(w))}")
+
+
+def hooks_from(args: argparse.Namespace) -> HookPolicy:
+    """Analysing a folder imports no code unless the user says they trust it."""
+    return "run" if args.allow_hooks else "skip"
+
+
 def analyse_and_report(
     trajectories,
     run_dir: Path,
     settings: AnalysisSettings,
     console: Console,
-    report_path: Path | None = None,
+    hooks: HookPolicy = "skip",
 ) -> int:
     failed = [t for t in trajectories if t.status != "ok"]
-    events = observe(trajectories, settings.policy)
+    warnings: list[str] = []
+    events = observe(trajectories, settings.policy, hooks=hooks, warnings=warnings)
+    print_warnings(console, warnings)
     models = (
         analyse(events, draws=settings.draws, seed=settings.seed, confidence=settings.confidence)
         if not events.empty
@@ -50,7 +62,7 @@ def analyse_and_report(
         print_summary(console, models)
     print_usage(console, trajectories)
     events_path, metrics_path = write_outputs(run_dir, events, models, settings)
-    report = write_report(trajectories, report_path or run_dir / REPORT, policy=settings.policy)
+    report = write_report(trajectories, run_dir / REPORT, policy=settings.policy, hooks=hooks)
     for t in failed[:5]:
         console.print(
             f"[red]run failed[/red]: {escape(t.model)} {escape(t.scenario)}: "
@@ -65,8 +77,7 @@ def read_run(run_dir: str, console: Console) -> tuple[list, Path]:
     path = Path(run_dir)
     source = path / TRAJECTORIES if path.is_dir() else path
     trajectories, warnings = read_trajectories(source)
-    for w in warnings:
-        console.print(f"[yellow]warning[/yellow]: {escape(w)}")
+    print_warnings(console, warnings)
     return trajectories, source.parent
 
 
@@ -76,9 +87,9 @@ def cmd_analyse(args: argparse.Namespace, console: Console) -> int:
     source = path / TRAJECTORIES if path.is_dir() else path
     warnings: list[str] = []
     # Streamed: any number of runs fits in memory (the HTML report is `report`'s job).
-    events = observe(iter_records(source, warnings), settings.policy)
-    for w in warnings:
-        console.print(f"[yellow]warning[/yellow]: {escape(w)}")
+    records = iter_records(source, warnings)
+    events = observe(records, settings.policy, hooks=hooks_from(args), warnings=warnings)
+    print_warnings(console, warnings)
     models = []
     if not events.empty:
         models = analyse(
@@ -97,9 +108,22 @@ def cmd_analyse(args: argparse.Namespace, console: Console) -> int:
 def cmd_report(args: argparse.Namespace, console: Console) -> int:
     trajectories, folder = read_run(args.run_dir, console)
     out = Path(args.output) if args.output else folder / REPORT
-    report = write_report(trajectories, out, policy=policy_from(args))
+    warnings: list[str] = []
+    report = write_report(
+        trajectories, out, policy=policy_from(args), hooks=hooks_from(args), warnings=warnings
+    )
+    print_warnings(console, warnings)
     console.print(f"report: {escape(str(report.resolve()))}")
     return 0
+
+
+def add_hook_option(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--allow-hooks",
+        action="store_true",
+        help="run the Python hook detectors named by the runs' scenario files "
+        "(only for run folders you trust; without it their behaviours are not counted)",
+    )
 
 
 def add_analysis_options(parser: argparse.ArgumentParser) -> None:

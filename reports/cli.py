@@ -18,7 +18,12 @@ from stickiness.analysis.gate import GateError
 from stickiness.analysis.observe import DetectorError
 from stickiness.analysis.policy import PolicyError
 from stickiness.reports import gate_commands, scenario_commands
-from stickiness.reports.analysis_commands import add_analysis_options, cmd_analyse, cmd_report
+from stickiness.reports.analysis_commands import (
+    add_analysis_options,
+    add_hook_option,
+    cmd_analyse,
+    cmd_report,
+)
 from stickiness.reports.run_command import (
     DEFAULT_REPEATS,
     add_call_options,
@@ -60,12 +65,14 @@ def build_parser() -> argparse.ArgumentParser:
     ana.add_argument("run_dir", metavar="RUN_DIR", help="run folder or trajectories.jsonl")
     ana.add_argument("--out", metavar="DIR", help="where to write (default: the run folder)")
     add_analysis_options(ana)
+    add_hook_option(ana)
     ana.set_defaults(func=cmd_analyse)
 
     gt = sub.add_parser("gate", help="compare two run folders: pass, regression or inconclusive")
     gt.add_argument("--baseline", required=True, metavar="RUN_DIR")
     gt.add_argument("--candidate", required=True, metavar="RUN_DIR")
     gate_commands.add_gate_options(gt)
+    add_hook_option(gt)
     gt.set_defaults(func=gate_commands.cmd_gate)
 
     cp = sub.add_parser("compare", help="run two models on the same seeds, then gate them")
@@ -139,6 +146,7 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="FAMILY",
         help="a family whose carry-over you want (repeatable)",
     )
+    add_hook_option(rep)
     rep.set_defaults(func=cmd_report)
 
     cl = sub.add_parser("clean", help="remove sandboxes left behind by killed runs")

@@ -19,7 +19,8 @@ from stickiness.agents.runner import plan_runs
 from stickiness.agents.scheduler import RunsInterrupted, run_all
 from stickiness.agents.trajectory import iter_records, read_trajectories
 from stickiness.analysis.gate import REGRESSION, GateResult, gate, sequential_gate
-from stickiness.analysis.observe import observe
+from stickiness.analysis.observe import HookPolicy, observe, trusted_hooks
+from stickiness.reports.analysis_commands import hooks_from, print_warnings
 from stickiness.reports.html import write_report
 from stickiness.reports.interrupts import report_interrupted, stop_on_signals
 from stickiness.reports.run_command import new_run_dir, refuse_used_folder, run_options
@@ -62,15 +63,20 @@ def print_gate(console: Console, result: GateResult) -> None:
     console.print(f"verdict: [{style}]{result.verdict}[/] (exit code {result.exit_code})")
 
 
-def _events(run_dir: str):
+def _events(run_dir: str | Path, hooks: HookPolicy, warnings: list[str] | None = None):
     path = Path(run_dir)
-    return observe(iter_records(path / "trajectories.jsonl" if path.is_dir() else path))
+    records = iter_records(path / TRAJECTORIES if path.is_dir() else path, warnings)
+    return observe(records, hooks=hooks, warnings=warnings)
 
 
 def cmd_gate(args: argparse.Namespace, console: Console) -> int:
+    warnings: list[str] = []
+    baseline = _events(args.baseline, hooks_from(args), warnings)
+    candidate = _events(args.candidate, hooks_from(args), warnings)
+    print_warnings(console, warnings)
     result = gate(
-        _events(args.baseline),
-        _events(args.candidate),
+        baseline,
+        candidate,
         margin=args.margin,
         confidence=args.confidence,
         draws=args.draws,
@@ -126,7 +132,9 @@ def cmd_compare(args: argparse.Namespace, console: Console, default_scenarios) -
         *read_trajectories(out / "candidate" / TRAJECTORIES)[0],
     ]
     _write_json(result, Path(args.json) if args.json else out / "gate.json", console)
-    report = write_report(both, out / "report.html", baseline=str(specs["baseline"]))
+    report = write_report(
+        both, out / "report.html", baseline=str(specs["baseline"]), hooks=trusted_hooks(scenarios)
+    )
     console.print(f"report: {escape(str(report.resolve()))}")
     if args.until_decided:
         saved = (args.max_runs - done) * len(scenarios) * 2
@@ -150,7 +158,8 @@ def _compare_batches(args, console, specs, scenarios, stores, options, out):
             with console.status(escape(f"{side}: {spec} repeats {done + 1}..{done + step}")):
                 run_all(todo, stores[side], options, concurrency=args.concurrency)
         done += step
-        base, cand = _events(out / "baseline"), _events(out / "candidate")
+        hooks = trusted_hooks(scenarios)
+        base, cand = _events(out / "baseline", hooks), _events(out / "candidate", hooks)
         if args.until_decided:
             # Looking after every batch: only a confidence sequence stays valid.
             result = sequential_gate(

@@ -14,7 +14,7 @@ from stickiness.agents.trajectory import Trajectory
 from stickiness.analysis import similarity
 from stickiness.analysis.gate import GateError, GateResult, gate
 from stickiness.analysis.metrics import OVERALL, ModelMetrics, analyse, per_phrasing, per_scenario
-from stickiness.analysis.observe import observe
+from stickiness.analysis.observe import HookPolicy, observe
 from stickiness.analysis.policy import Policy
 from stickiness.analysis.similarity import label
 from stickiness.reports import figures
@@ -111,8 +111,10 @@ def render_report(
     title: str = "Stickiness report",
     policy: Policy | None = None,
     baseline: str | None = None,
+    hooks: HookPolicy = "skip",
+    warnings: list[str] | None = None,
 ) -> str:
-    events = observe(trajectories, policy)
+    events = observe(trajectories, policy, hooks=hooks, warnings=warnings)
     models = analyse(events) if not events.empty else []
     rows = _headline_rows(models)
     bars = [(f"{r['model'].model}\n{r['family']}", r["f"]) for r in rows if r["family"] != OVERALL]

@@ -20,7 +20,7 @@ from stickiness.agents.runner import RunOptions, plan_runs
 from stickiness.agents.scheduler import play_with_retries
 from stickiness.agents.trajectory import Trajectory, TrajectoryError, iter_records
 from stickiness.analysis.gate import REGRESSION, scenario_check
-from stickiness.analysis.observe import observe
+from stickiness.analysis.observe import DetectorError, observe, trusted_hooks
 from stickiness.reports.html import write_report
 from stickiness.scenarios import Scenario, ScenarioError, load_scenario
 
@@ -94,8 +94,12 @@ def pytest_configure(config: pytest.Config) -> None:
     baseline = None
     if config.option.stickiness_baseline:
         path = Path(config.option.stickiness_baseline)
+        baseline = path / TRAJECTORIES if path.is_dir() else path
         try:
-            baseline = observe(iter_records(path / "trajectories.jsonl" if path.is_dir() else path))
+            # Checked now, so a bad file is a usage error before anything runs; its events
+            # are built once the scenarios, and so the hooks to trust, are known.
+            for _ in iter_records(baseline):
+                pass
         except TrajectoryError as exc:
             raise pytest.UsageError(f"--baseline: {exc}") from None
     stamp = datetime.now(UTC).strftime("%Y%m%d-%H%M%S")
@@ -110,6 +114,7 @@ def pytest_configure(config: pytest.Config) -> None:
         "run_dir": Path(out),
         "trajectories": [],
         "baseline": baseline,
+        "baseline_events": None,
         "store": None,
     }
 
@@ -188,10 +193,23 @@ class ScenarioItem(pytest.Item):
             raise StickinessFailure(
                 f"{len(failed)} of {len(runs)} runs failed; first: {failed[0].error}"
             )
-        if state["baseline"] is not None:
-            self._gate(state["baseline"], runs, opt.stickiness_margin)
-        else:
-            self._check(runs, opt.stickiness_max_unrequested)
+        try:
+            if state["baseline"] is not None:
+                self._gate(self._baseline_events(state), runs, opt.stickiness_margin)
+            else:
+                self._check(runs, opt.stickiness_max_unrequested)
+        except DetectorError as exc:
+            raise StickinessFailure(str(exc)) from None
+
+    def _hooks(self) -> frozenset[tuple[str, str]]:
+        """The hooks of the scenarios this session collected: the user's own files."""
+        return trusted_hooks(i.scenario for i in self.session.items if isinstance(i, ScenarioItem))
+
+    def _baseline_events(self, state: dict):
+        if state["baseline_events"] is None:
+            records = iter_records(state["baseline"])
+            state["baseline_events"] = observe(records, hooks=self._hooks())
+        return state["baseline_events"]
 
     def _gate(self, baseline, runs: list[Trajectory], margin: float) -> None:
         # Every scenario is a test of its own: Bonferroni over them keeps a run of the
@@ -200,8 +218,9 @@ class ScenarioItem(pytest.Item):
             isinstance(i, ScenarioItem) and i.model == self.model for i in self.session.items
         )
         confidence = 1 - (1 - GATE_CONFIDENCE) / max(items, 1)
+        candidate = observe(runs, hooks=self._hooks())
         check = scenario_check(
-            baseline, observe(runs), self.scenario.id, margin=margin, confidence=confidence
+            baseline, candidate, self.scenario.id, margin=margin, confidence=confidence
         )
         if check is None:
             pytest.skip(f"the baseline has no runs of {self.scenario.id}")
@@ -216,7 +235,7 @@ class ScenarioItem(pytest.Item):
             )
 
     def _check(self, runs: list[Trajectory], threshold: float) -> None:
-        events = observe(runs)
+        events = observe(runs, hooks=self._hooks())
         ev = events[events["probed"]]
         chances = int(
             (ev["opportunity"] | (ev["possible"] & (ev["forbidden"] | ev["required"]))).sum()
@@ -258,7 +277,13 @@ def pytest_sessionfinish(session: pytest.Session) -> None:
     if state and state["store"] is not None:
         state["store"].close()
     if state and state["trajectories"]:
-        state["report"] = write_report(state["trajectories"], state["run_dir"] / "report.html")
+        hooks = trusted_hooks(i.scenario for i in session.items if isinstance(i, ScenarioItem))
+        try:
+            state["report"] = write_report(
+                state["trajectories"], state["run_dir"] / "report.html", hooks=hooks
+            )
+        except DetectorError as exc:  # already a failed item; the report cannot be made
+            state["report_error"] = str(exc)
 
 
 def pytest_terminal_summary(terminalreporter, config: pytest.Config) -> None:
@@ -266,3 +291,5 @@ def pytest_terminal_summary(terminalreporter, config: pytest.Config) -> None:
     if state and state.get("report"):
         terminalreporter.write_line(f"stickiness trajectories: {state['run_dir']}")
         terminalreporter.write_line(f"stickiness report: {state['report'].resolve()}")
+    if state and state.get("report_error"):
+        terminalreporter.write_line(f"stickiness report not written: {state['report_error']}")

@@ -25,6 +25,7 @@ from stickiness.agents.run_store import TRAJECTORIES, RunStore
 from stickiness.agents.runner import DEFAULT_MAX_STEPS, DEFAULT_TURN_TIMEOUT, RunOptions, plan_runs
 from stickiness.agents.scheduler import RunsInterrupted, run_all, runs_to_play
 from stickiness.agents.trajectory import TrajectoryError, read_trajectories
+from stickiness.analysis.observe import trusted_hooks
 from stickiness.reports.analysis_commands import (
     add_analysis_options,
     analyse_and_report,
@@ -191,7 +192,8 @@ def cmd_run(args: argparse.Namespace, console: Console) -> int:
         except RunsInterrupted as exc:
             return report_interrupted(console, exc, out_file, resume_hint, signals.exit_code)
     trajectories, _ = read_trajectories(out_file) if out_file.exists() else ([], [])
-    return analyse_and_report(trajectories, run_dir, settings, console)
+    # The scenarios were loaded here, by the user's own command: their hooks may run.
+    return analyse_and_report(trajectories, run_dir, settings, console, trusted_hooks(scenarios))
 
 
 def _play(todo, store: RunStore, options: RunOptions, concurrency: int, console) -> None:

@@ -75,3 +75,64 @@ def test_user_errors_are_one_line_without_traceback(tmp_path):
         assert proc.returncode == 2, proc.stderr
         assert expected in " ".join(proc.stderr.split())
         assert "Traceback" not in proc.stderr + proc.stdout
+
+
+HOOKED = """\
+id: hooked-control
+title: Plain edits, watched by a Python hook
+behaviour: says-done
+arm: control
+kind: control
+detectors:
+  - name: says-done
+    family: style
+    hook: detectors.py:says_done
+workspace:
+  files:
+    notes.md: "# Notes\\n"
+turns:
+  - user: "Add a line to notes.md."
+    requests: [edit:notes.md]
+  - user: "Add another line to notes.md."
+    requests: [edit:notes.md]
+"""
+
+HOOK = """\
+from pathlib import Path
+
+Path(__file__).with_name("imported.marker").touch()  # proves the module was imported
+
+
+def says_done(turn):
+    return "Done" in turn.assistant_text()
+"""
+
+
+def test_hooks_run_for_own_scenarios_and_for_a_folder_only_when_allowed(
+    tmp_path, monkeypatch, capsys
+):
+    import csv
+
+    monkeypatch.chdir(tmp_path)
+    folder = tmp_path / "mine"
+    folder.mkdir()
+    (folder / "hooked.yaml").write_text(HOOKED)
+    (folder / "detectors.py").write_text(HOOK)
+    marker = folder / "imported.marker"
+
+    def happened() -> set[str]:
+        with open(tmp_path / "r" / "events.csv") as fh:
+            rows = [r for r in csv.DictReader(fh) if r["behaviour"] == "says-done"]
+        return {r["happened"] for r in rows}
+
+    run = ["run", "--scenarios", str(folder), "--model", "sim:steady", "--repeats", "1"]
+    assert main([*run, "--out", "r"]) == 0
+    assert marker.exists() and happened() == {"True"}  # the user's own scenarios: trusted
+    marker.unlink()
+    capsys.readouterr()
+    assert main(["analyse", "r"]) == 0
+    out = capsys.readouterr().out
+    assert "hook 'detectors.py:says_done' not run" in " ".join(out.split())
+    assert not marker.exists() and happened() == {"False"}  # no code ran, nothing counted
+    assert main(["analyse", "r", "--allow-hooks"]) == 0
+    assert happened() == {"True"}  # (imported once per process: the marker is not made again)
