@@ -10,6 +10,7 @@ from collections.abc import Callable, Iterable
 
 import pandas as pd
 
+from stickiness.agents.redact import redact
 from stickiness.agents.trajectory import Trajectory
 
 OVERUSE_TOOLS = frozenset({"search", "run_tests"})
@@ -143,9 +144,14 @@ def _turn_table(
             )
             cols["n_changed"].append(len(changed))
             cols["n_commits"].append(len(commits))
+            # Model-written text bound for events.csv: no key in it, even from a file
+            # written elsewhere.
             cols["commits"].append(
-                "; ".join(
-                    f"{c['sha'][:7]} {c['message']!r} ({', '.join(c['files'])})" for c in commits
+                redact(
+                    "; ".join(
+                        f"{c['sha'][:7]} {c['message']!r} ({', '.join(c['files'])})"
+                        for c in commits
+                    )
                 )
                 if commits
                 else ""
