@@ -19,6 +19,7 @@ from stickiness.agents.harness import Harness, get_harness
 from stickiness.agents.loop import RunStopped, build_agent, recursion_limit
 from stickiness.agents.models import CallOptions, ModelSpec, ResponseCache, create_model
 from stickiness.agents.pricing import DEFAULT_PRICES, Price, PriceTable
+from stickiness.agents.retry import RetryingModel
 from stickiness.agents.sandbox import Sandbox
 from stickiness.agents.trajectory import CommitRecord, PushRecord, Trajectory, TurnRecord
 from stickiness.agents.transcript import bounded_messages
@@ -70,7 +71,8 @@ class RunOptions:
     call: CallOptions = field(default_factory=CallOptions)
     cache: ResponseCache | None = None
     prices: PriceTable = field(default_factory=lambda: PriceTable(dict(DEFAULT_PRICES)))
-    # Plays again, after a backoff, a run that failed transiently (see `is_transient`).
+    # A model call that failed transiently is tried again in place after a backoff, at
+    # most this many times; a run that still failed transiently is played again.
     run_retries: int = 3
     retry_backoff: float = 2.0  # seconds before the first retry; doubles each time
     # Set to stop runs at their next step; a run stopped this way is not recorded.
@@ -275,10 +277,17 @@ def run_one(spec: RunSpec, options: RunOptions | None = None) -> Trajectory:
     simulated = spec.model.provider == "sim"
     # Until rendered: two template values that only clash together fail this run alone.
     scenario, values = spec.scenario, {}
+    model: RetryingModel | None = None
     try:
         scenario, values = spec.scenario.render(spec.seed)
         phrasings = draw_phrasings(scenario, spec.seed)
-        model = create_model(spec.model, scenario, spec.seed, options.call, options.cache)
+        model = RetryingModel(
+            create_model(spec.model, scenario, spec.seed, options.call, options.cache),
+            options.run_retries,
+            options.retry_backoff,
+            options.stop.wait,
+            key=spec.run_id,
+        )
         model_settings, simulated = model.describe(), model.simulated
         with Sandbox(dict(scenario.workspace.files), keep=options.keep_workspaces) as box:
             agent = build_agent(
@@ -321,6 +330,18 @@ def run_one(spec: RunSpec, options: RunOptions | None = None) -> Trajectory:
         status, error = "error", _clip_error(f"{type(exc).__name__}: {exc}")
         error_kind = "transient" if is_transient(exc) else "fatal"
     costs = [t.cost_usd for t in turns]
+    usage = {
+        key: sum(getattr(t, key) for t in turns)
+        for key in (
+            "model_calls",
+            "input_tokens",
+            "output_tokens",
+            "cache_read_tokens",
+            "cache_write_tokens",
+        )
+    }
+    if model is not None and model.retried:
+        usage["retried_calls"] = model.retried
     return Trajectory(
         run_id=spec.run_id,
         scenario=spec.scenario.id,
@@ -348,16 +369,7 @@ def run_one(spec: RunSpec, options: RunOptions | None = None) -> Trajectory:
         status=status,
         error=error,
         error_kind=error_kind,
-        usage={
-            key: sum(getattr(t, key) for t in turns)
-            for key in (
-                "model_calls",
-                "input_tokens",
-                "output_tokens",
-                "cache_read_tokens",
-                "cache_write_tokens",
-            )
-        },
+        usage=usage,
         cost_usd=None if None in costs else sum(costs),
         turns=turns,
     )

@@ -8,17 +8,16 @@ dropped, not recorded, so `--resume` plays them again.
 
 from __future__ import annotations
 
-import random
 from collections.abc import Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor, as_completed, wait
 from pathlib import Path
 
 from stickiness.agents.loop import RunStopped
+from stickiness.agents.retry import backoff_delay
 from stickiness.agents.run_store import RecordedRun, RunStore
 from stickiness.agents.runner import RunOptions, RunSpec, run_one
 from stickiness.agents.trajectory import Trajectory
 
-MAX_BACKOFF = 60.0
 STOP_GRACE = 10.0  # seconds runs in flight get to reach a safe point after a stop
 
 
@@ -32,16 +31,10 @@ class RunsInterrupted(KeyboardInterrupt):
         self.in_flight = in_flight
 
 
-def backoff_delay(run_id: str, attempt: int, base: float) -> float:
-    """Seconds to wait before try `attempt + 1`: doubling from `base`, capped, with a
-    jitter seeded by the run so a retry storm spreads out and stays reproducible."""
-    jitter = random.Random(f"{run_id}:{attempt}").uniform(0.5, 1.0)
-    return min(MAX_BACKOFF, base * 2 ** (attempt - 1)) * jitter
-
-
 def play_with_retries(spec: RunSpec, options: RunOptions) -> Trajectory | None:
-    """One run, played again while it fails transiently (at most `run_retries` more
-    times); None if a stop request came first."""
+    """One run, played again from the start while it fails transiently (a failure a
+    retried call could not cover, such as the machine out of disk), at most
+    `run_retries` more times; None if a stop request came first."""
     attempt = 0
     while True:
         attempt += 1

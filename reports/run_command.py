@@ -240,8 +240,9 @@ def add_call_options(parser: argparse.ArgumentParser) -> None:
         type=int,
         default=3,
         metavar="N",
-        help="times a run that failed transiently (outage, rate limit, timeout) is played "
-        "again, with backoff (default 3)",
+        help="times a model call that failed transiently (outage, rate limit, timeout) "
+        "is tried again after a longer backoff, and a run that still failed is played "
+        "again (default 3)",
     )
     parser.add_argument(
         "--turn-timeout",

@@ -12,9 +12,10 @@ from factories import trajectory, turn
 from llm_server import OPENAI, FakeLLMServer, error_reply
 
 from stickiness.agents.models import CallOptions, ModelSpec
+from stickiness.agents.retry import backoff_delay
 from stickiness.agents.run_store import RunFolderBusy, RunStore, StoreWriteError
 from stickiness.agents.runner import RunOptions, plan_runs
-from stickiness.agents.scheduler import backoff_delay, run_all, runs_to_play
+from stickiness.agents.scheduler import run_all, runs_to_play
 from stickiness.agents.trajectory import read_trajectories
 from stickiness.reports.cli import main
 
@@ -100,13 +101,29 @@ def test_backoff_doubles_with_a_reproducible_jitter_and_a_cap():
     assert backoff_delay("r", 30, 2.0) <= 60.0
 
 
-def test_a_transient_failure_is_retried_until_the_run_completes(tmp_path, commit_scenarios):
+def test_a_transient_failure_is_tried_again_in_place(tmp_path, commit_scenarios):
     scenario = commit_scenarios["commit-never-then-edits"]
     with FakeLLMServer() as server:
-        # Three failures exhaust the SDK's two retries: the run fails, then is played again.
+        # Three failures exhaust the SDK's two retries; the call is tried again in place,
+        # so nothing already done is lost or paid twice.
         server.queue(OPENAI, *[error_reply(500, "injected") for _ in range(3)])
         spec = ModelSpec.parse(f"openai:gpt-4o?key_env=none&base_url={server.openai_url}")
         options = RunOptions(call=CallOptions(timeout=5, max_retries=2), retry_backoff=0)
+        (run,) = run_all(plan_runs([scenario], [spec], 1), tmp_path / "t.jsonl", options)
+    assert run.status == "ok" and run.attempts == 1 and run.usage["retried_calls"] == 1
+    (recorded,) = read_trajectories(tmp_path / "t.jsonl")[0]
+    assert recorded.usage["retried_calls"] == 1
+
+
+def test_a_run_still_failing_transiently_is_played_again(tmp_path, commit_scenarios):
+    scenario = commit_scenarios["commit-never-then-edits"]
+    with FakeLLMServer() as server:
+        # No SDK retries and one retry in place: the first attempt fails twice and ends
+        # the run; the second attempt's first call fails, then the retry succeeds.
+        server.queue(OPENAI, *[error_reply(503, "injected") for _ in range(3)])
+        spec = ModelSpec.parse(f"openai:gpt-4o?key_env=none&base_url={server.openai_url}")
+        call = CallOptions(timeout=5, max_retries=0)
+        options = RunOptions(call=call, run_retries=1, retry_backoff=0)
         (run,) = run_all(plan_runs([scenario], [spec], 1), tmp_path / "t.jsonl", options)
     assert run.status == "ok" and run.attempts == 2
     assert [r.attempts for r in read_trajectories(tmp_path / "t.jsonl")[0]] == [2]
