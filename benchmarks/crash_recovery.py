@@ -61,6 +61,18 @@ def _start(args: list[str], tmp: Path, cwd: Path) -> subprocess.Popen:
     )
 
 
+def _finish(folder: Path, tmp: Path, work: Path) -> subprocess.CompletedProcess:
+    """`--resume` to the end."""
+    return subprocess.run(
+        _command("run", "--resume", str(folder), "--draws", "200"),
+        env=_env(tmp),
+        cwd=work,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+
+
 def _kill_later(proc: subprocess.Popen, out: Path, delay: float) -> None:
     """SIGKILL the process group `delay` seconds after its runs began (it holds the run
     folder's lock), or leave it be if it finished first."""
@@ -135,14 +147,7 @@ def kill_chain(kills: int, rng: random.Random, work: Path, scenarios: Path) -> N
                 fh.write(record[: rng.randrange(1, len(record))])
             torn_made += 1
         print(f"  kill {k + 1:2d}: {len(ids):3d} runs recorded, torn tail: {torn}")
-    done = subprocess.run(
-        _command("run", "--resume", str(folder), "--draws", "200"),
-        env=_env(tmp),
-        cwd=work,
-        capture_output=True,
-        text=True,
-        check=False,
-    )
+    done = _finish(folder, tmp, work)
     final = _check_final(out)
     lost += len(seen - final["ids"])
     set_aside = folder / "trajectories.jsonl.torn"
@@ -179,14 +184,7 @@ def full_disk(work: Path, scenarios: Path) -> None:
         before, torn = _lines(folder / "trajectories.jsonl")
         message = first.stderr.strip().splitlines()[-1] if first.stderr.strip() else ""
         subprocess.run(["mount", "-o", "remount,size=64m", str(mount)], check=True)
-        resumed = subprocess.run(
-            _command("run", "--resume", str(folder), "--draws", "200"),
-            env=_env(tmp),
-            cwd=work,
-            capture_output=True,
-            text=True,
-            check=False,
-        )
+        resumed = _finish(folder, tmp, work)
         final = _check_final(folder / "trajectories.jsonl")
         print(
             f"full disk: first run exit {first.returncode} after {len(before)} runs, torn tail "
