@@ -22,13 +22,14 @@ STOP_GRACE = 10.0  # seconds runs in flight get to reach a safe point after a st
 
 
 class RunsInterrupted(KeyboardInterrupt):
-    """The runs were stopped. `settled` is False when some run was still busy (a model
-    call in flight) after the grace period: the caller should exit without waiting."""
+    """The runs were stopped. `dropped` runs were in flight and are not recorded;
+    `settled` is False when some of them was still busy (a model call in flight) after
+    the grace period: the caller should exit without waiting for it."""
 
-    def __init__(self, settled: bool, in_flight: int) -> None:
+    def __init__(self, settled: bool, dropped: int) -> None:
         super().__init__()
         self.settled = settled
-        self.in_flight = in_flight
+        self.dropped = dropped
 
 
 def play_with_retries(spec: RunSpec, options: RunOptions) -> Trajectory | None:
@@ -97,7 +98,9 @@ def run_all(
             settled = not pending
         except KeyboardInterrupt:  # a second Ctrl-C: do not wait any longer
             pending, settled = busy, False
-        raise RunsInterrupted(settled, len(busy)) from None
+        # A run that reached its end during the grace period was recorded, not dropped.
+        dropped = sum(f in pending or f.exception() is not None or f.result() is None for f in busy)
+        raise RunsInterrupted(settled, dropped) from None
     except BaseException:
         options.stop.set()
         pool.shutdown(wait=True, cancel_futures=True)

@@ -59,7 +59,7 @@ def report_interrupted(
     console: Console, exc: RunsInterrupted, out_file: Path, resume: str, code: int
 ) -> int:
     """Say what was kept and how to go on; leave at once if runs did not settle."""
-    dropped = f"{exc.in_flight} runs in flight were dropped" if exc.in_flight else "stopped"
+    dropped = f"{exc.dropped} runs in flight were dropped" if exc.dropped else "stopped"
     console.print(
         f"interrupted: {dropped}; finished runs are kept in {escape(str(out_file))}; "
         f"continue with: {escape(resume)}"
