@@ -44,8 +44,7 @@ from hostile_calls import (  # noqa: E402
 )
 from llm_server import OPENAI, FakeLLMServer, openai_reply  # noqa: E402
 
-from stickiness.agents import loop, runner  # noqa: E402
-from stickiness.agents import tools as tools_module  # noqa: E402
+from stickiness.agents import loop, runner, static_check  # noqa: E402
 from stickiness.agents.models import CallOptions, ModelSpec  # noqa: E402
 from stickiness.agents.runner import RunOptions, plan_runs, run_one  # noqa: E402
 from stickiness.agents.sandbox import Sandbox  # noqa: E402
@@ -194,7 +193,7 @@ def _measure(label: str, box: Sandbox, tool: str, arguments: str) -> tuple[str, 
 
 
 def worst_cases() -> list[tuple[str, float, int]]:
-    per_file, total = tools_module.MAX_CHECK_FILE_BYTES, tools_module.MAX_CHECK_BYTES
+    per_file, total = static_check.MAX_CHECK_FILE_BYTES, static_check.MAX_CHECK_BYTES
     files = total // per_file
     rows = []
     with Sandbox({}) as box:

@@ -9,8 +9,8 @@ from pathlib import Path
 
 import pytest
 
+from stickiness.agents import file_tools, static_check
 from stickiness.agents import sandbox as sandbox_module
-from stickiness.agents import tools as tools_module
 from stickiness.agents.sandbox import GitError, PathOutsideWorkspace, Sandbox
 from stickiness.agents.tools import (
     MAX_FILE_BYTES,
@@ -270,13 +270,13 @@ def test_writes_are_capped_per_file_and_per_run(box, monkeypatch):
     too_big = call(box, "write_file", path="big.txt", content="x" * (MAX_FILE_BYTES + 1))
     assert too_big.is_error and f"{MAX_FILE_BYTES:,}" in too_big.content
     assert not (box.root / "big.txt").exists()
-    monkeypatch.setattr(tools_module, "MAX_GROWTH_BYTES", 2_500)
+    monkeypatch.setattr(file_tools, "MAX_GROWTH_BYTES", 2_500)
     assert not call(box, "write_file", path="a.txt", content="a" * 2_000).is_error
     assert not call(box, "write_file", path="a.txt", content="b" * 2_400).is_error  # replaces
     grown = call(box, "write_file", path="b.txt", content="c" * 200)
     assert grown.is_error and "grow" in grown.content
-    monkeypatch.setattr(tools_module, "MAX_GROWTH_BYTES", 1 << 20)
-    monkeypatch.setattr(tools_module, "MAX_NEW_ENTRIES", 3)
+    monkeypatch.setattr(file_tools, "MAX_GROWTH_BYTES", 1 << 20)
+    monkeypatch.setattr(file_tools, "MAX_NEW_ENTRIES", 3)
     many = call(box, "write_file", path="x/y/z/new.txt", content="")
     assert many.is_error and "new files and folders" in many.content
     assert not call(box, "write_file", path="x/new.txt", content="").is_error
@@ -297,8 +297,8 @@ def test_reading_a_huge_file_reads_only_its_start(box):
 
 
 def test_static_check_has_a_budget_and_reports_what_it_skipped(box, monkeypatch):
-    monkeypatch.setattr(tools_module, "MAX_CHECK_BYTES", 60)
-    monkeypatch.setattr(tools_module, "MAX_CHECK_FILE_BYTES", 20_000)
+    monkeypatch.setattr(static_check, "MAX_CHECK_BYTES", 60)
+    monkeypatch.setattr(static_check, "MAX_CHECK_FILE_BYTES", 20_000)
     call(box, "write_file", path="a.py", content="x = 1\n" * 5)  # 30 bytes
     call(box, "write_file", path="b.py", content="def test_b():\n    pass\n")  # 23
     call(box, "write_file", path="c.py", content="(" * 10_000)
