@@ -10,9 +10,7 @@ text naming the file, the line and the field.
 
 from __future__ import annotations
 
-import fcntl
 import functools
-import os
 import types
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -240,22 +238,6 @@ class Trajectory(BaseModel):
     usage: dict[str, int] = {}  # totals over the run's model calls
     cost_usd: Money | None = None
     turns: list[TurnRecord] = []
-
-
-def append_trajectory(path: Path, trajectory: Trajectory) -> None:
-    """Append one run as one line, flushed to disk before returning.
-
-    One write() of a whole line in append mode: an interrupted process can at worst
-    leave a truncated last line, never damage an earlier one.
-    """
-    line = trajectory.model_dump_json() + "\n"
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with open(path, "a", encoding="utf-8") as fh:
-        # Worker processes may share the file: one writer at a time.
-        fcntl.flock(fh, fcntl.LOCK_EX)
-        fh.write(line)
-        fh.flush()
-        os.fsync(fh.fileno())
 
 
 # -- reading ------------------------------------------------------------------------------

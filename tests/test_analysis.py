@@ -7,7 +7,8 @@ import pandas as pd
 import pytest
 from factories import trajectory, turn
 
-from stickiness.agents.trajectory import append_trajectory, iter_records
+from stickiness.agents.run_store import RunStore
+from stickiness.agents.trajectory import iter_records
 from stickiness.analysis.bootstrap import cluster_bootstrap, interval
 from stickiness.analysis.metrics import OVERALL, analyse
 from stickiness.analysis.observe import DetectorError, observe, trusted_hooks
@@ -161,7 +162,8 @@ def test_hook_detector_without_touching_the_core(tmp_path):
     t = _shouting(tmp_path)
     assert list(probed([t], hooks="run")["happened"]) == [False, True]
     # The same from the file, read as plain dicts.
-    append_trajectory(tmp_path / "t.jsonl", t)
+    with RunStore(tmp_path / "t.jsonl") as store:
+        store.append(t)
     records = iter_records(tmp_path / "t.jsonl")
     assert list(probed(records, hooks="run")["happened"]) == [False, True]
 

@@ -5,10 +5,10 @@ import json
 import pytest
 from factories import trajectory, turn
 
+from stickiness.agents.run_store import RunStore
 from stickiness.agents.trajectory import (
     READABLE_VERSIONS,
     TrajectoryError,
-    append_trajectory,
     iter_records,
     iter_trajectories,
     read_trajectories,
@@ -45,8 +45,9 @@ def _refusal(reader, path) -> str:
 def test_append_then_read_round_trip(tmp_path):
     path = tmp_path / "runs" / "trajectories.jsonl"
     runs = [trajectory(f"r{i}", [turn(1, commits=1)]) for i in range(3)]
-    for r in runs:
-        append_trajectory(path, r)
+    with RunStore(path) as store:
+        for r in runs:
+            store.append(r)
     back, warnings = read_trajectories(path)
     assert back == runs and warnings == []
     assert len(path.read_text().splitlines()) == 3
@@ -55,7 +56,8 @@ def test_append_then_read_round_trip(tmp_path):
 @pytest.mark.parametrize("reader", READERS)
 def test_torn_last_line_is_skipped_with_a_warning(tmp_path, reader):
     path = tmp_path / "t.jsonl"
-    append_trajectory(path, trajectory("r1", [turn(1)]))
+    with RunStore(path) as store:
+        store.append(trajectory("r1", [turn(1)]))
     with open(path, "a") as fh:
         fh.write('{"run_id": "r2", "turns": [')  # a process killed mid-write
     warnings: list[str] = []
@@ -76,8 +78,7 @@ def test_a_tail_torn_inside_a_character_is_still_only_torn(tmp_path, reader):
 @pytest.mark.parametrize("reader", READERS)
 def test_damage_before_the_end_is_an_error_naming_the_line(tmp_path, reader):
     path = tmp_path / "t.jsonl"
-    path.write_text("not json\n")
-    append_trajectory(path, trajectory("r1", [turn(1)]))
+    _write(path, "not json", _record("r1"))
     assert f"{path}: line 1: not valid JSON" in _refusal(reader, path)
     # An unparseable last line that did get its newline was not cut short: damage too.
     _write(path, _record("r1"), '{"run_id": "r2"')
@@ -88,9 +89,9 @@ def test_damage_before_the_end_is_an_error_naming_the_line(tmp_path, reader):
 
 def test_both_readers_read_the_same_runs(tmp_path):
     path = tmp_path / "t.jsonl"
-    runs = [trajectory(f"r{i}", [turn(1, commits=1)]) for i in range(2)]
-    for r in runs:
-        append_trajectory(path, r)
+    with RunStore(path) as store:
+        for i in range(2):
+            store.append(trajectory(f"r{i}", [turn(1, commits=1)]))
     assert [rec["run_id"] for rec in iter_records(path)] == ["r0", "r1"]
     # Fields left out stay out of the dicts; the objects fill in their defaults.
     sparse = _record("r2")
