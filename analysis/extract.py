@@ -78,7 +78,7 @@ def turn_table(
     """(turns, detectors): the turn table and one row per run x declared detector.
 
     Takes `Trajectory` objects or the validated dicts of
-    `stickiness.agents.trajectory.iter_records` (other dicts are not checked here), and
+    `stickiness.agents.trajectory_reader.iter_records` (other dicts are not checked here), and
     streams: each record is reduced to its columns and dropped, so memory grows with
     the table, not with the transcripts. A run that failed before its first turn gets a
     single row with turn 0, so it is still counted. Reply text and added lines are kept

@@ -21,7 +21,7 @@ from pathlib import Path
 
 import numpy as np
 
-from stickiness.agents.trajectory import iter_records
+from stickiness.agents.trajectory_reader import iter_records
 from stickiness.analysis.export import AnalysisSettings, write_outputs
 from stickiness.analysis.metrics import analyse
 from stickiness.analysis.observe import observe

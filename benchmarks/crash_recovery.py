@@ -28,7 +28,8 @@ import tempfile
 import time
 from pathlib import Path
 
-from stickiness.agents.trajectory import TrajectoryError, read_trajectories
+from stickiness.agents.trajectory import TrajectoryError
+from stickiness.agents.trajectory_reader import read_trajectories
 from stickiness.scenarios import builtin_scenario_dir
 
 SCENARIOS = (

@@ -27,7 +27,7 @@ from llm_server import FakeLLMServer, Faults  # noqa: E402
 from rich.console import Console  # noqa: E402
 from rich.table import Table  # noqa: E402
 
-from stickiness.agents.trajectory import iter_records  # noqa: E402
+from stickiness.agents.trajectory_reader import iter_records  # noqa: E402
 from stickiness.scenarios import builtin_scenario_dir  # noqa: E402
 
 SCENARIOS = (

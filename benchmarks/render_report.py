@@ -17,7 +17,7 @@ from pathlib import Path
 from stickiness.agents.models import ModelSpec
 from stickiness.agents.runner import plan_runs
 from stickiness.agents.scheduler import run_all
-from stickiness.agents.trajectory import read_trajectories
+from stickiness.agents.trajectory_reader import read_trajectories
 from stickiness.reports.html import write_report
 from stickiness.scenarios import builtin_scenario_dir, load_scenarios
 

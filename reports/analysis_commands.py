@@ -10,7 +10,7 @@ from rich.markup import escape
 
 from stickiness.agents.redact import redact
 from stickiness.agents.run_store import TRAJECTORIES
-from stickiness.agents.trajectory import iter_records, read_trajectories
+from stickiness.agents.trajectory_reader import iter_records, read_trajectories
 from stickiness.analysis.bootstrap import DEFAULT_DRAWS
 from stickiness.analysis.export import AnalysisSettings, write_outputs
 from stickiness.analysis.metrics import analyse

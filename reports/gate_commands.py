@@ -17,7 +17,7 @@ from stickiness.agents.models import ModelSpec, check_model
 from stickiness.agents.run_store import TRAJECTORIES, RunStore
 from stickiness.agents.runner import plan_runs
 from stickiness.agents.scheduler import RunsInterrupted, run_all
-from stickiness.agents.trajectory import iter_records, read_trajectories
+from stickiness.agents.trajectory_reader import iter_records, read_trajectories
 from stickiness.analysis.gate import REGRESSION, GateResult, gate, sequential_gate
 from stickiness.analysis.observe import HookPolicy, observe, trusted_hooks
 from stickiness.reports.analysis_commands import hooks_from, print_warnings

@@ -18,7 +18,8 @@ from stickiness.agents.redact import redact
 from stickiness.agents.run_store import TRAJECTORIES, RunStore
 from stickiness.agents.runner import RunOptions, plan_runs
 from stickiness.agents.scheduler import play_with_retries
-from stickiness.agents.trajectory import Trajectory, TrajectoryError, iter_records
+from stickiness.agents.trajectory import Trajectory, TrajectoryError
+from stickiness.agents.trajectory_reader import iter_records
 from stickiness.analysis.gate import REGRESSION, scenario_check
 from stickiness.analysis.observe import DetectorError, observe, trusted_hooks
 from stickiness.reports.html import write_report

@@ -24,7 +24,8 @@ from stickiness.agents.pricing import load_prices
 from stickiness.agents.run_store import TRAJECTORIES, RunStore
 from stickiness.agents.runner import DEFAULT_MAX_STEPS, DEFAULT_TURN_TIMEOUT, RunOptions, plan_runs
 from stickiness.agents.scheduler import RunsInterrupted, run_all, runs_to_play
-from stickiness.agents.trajectory import TrajectoryError, read_trajectories
+from stickiness.agents.trajectory import TrajectoryError
+from stickiness.agents.trajectory_reader import read_trajectories
 from stickiness.analysis.observe import trusted_hooks
 from stickiness.reports.analysis_commands import (
     add_analysis_options,

@@ -8,7 +8,7 @@ import pytest
 from factories import trajectory, turn
 
 from stickiness.agents.run_store import RunStore
-from stickiness.agents.trajectory import iter_records
+from stickiness.agents.trajectory_reader import iter_records
 from stickiness.analysis.bootstrap import cluster_bootstrap, interval
 from stickiness.analysis.metrics import OVERALL, analyse
 from stickiness.analysis.observe import DetectorError, observe, trusted_hooks

@@ -6,7 +6,7 @@ import subprocess
 import sys
 import tempfile
 
-from stickiness.agents.trajectory import read_trajectories
+from stickiness.agents.trajectory_reader import read_trajectories
 from stickiness.reports.cli import main
 from stickiness.scenarios import builtin_scenario_dir
 

@@ -10,7 +10,7 @@ from stickiness.agents.models import ModelSpec
 from stickiness.agents.run_store import RunStore
 from stickiness.agents.runner import RunOptions, plan_runs
 from stickiness.agents.scheduler import run_all
-from stickiness.agents.trajectory import read_trajectories
+from stickiness.agents.trajectory_reader import read_trajectories
 from stickiness.reports.cli import main
 
 

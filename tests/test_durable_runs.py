@@ -16,7 +16,7 @@ from stickiness.agents.retry import backoff_delay
 from stickiness.agents.run_store import RunFolderBusy, RunStore, StoreWriteError
 from stickiness.agents.runner import RunOptions, plan_runs
 from stickiness.agents.scheduler import run_all, runs_to_play
-from stickiness.agents.trajectory import read_trajectories
+from stickiness.agents.trajectory_reader import read_trajectories
 from stickiness.reports.cli import main
 
 

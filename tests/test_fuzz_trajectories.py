@@ -19,7 +19,8 @@ from factories import trajectory, turn
 from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 
-from stickiness.agents.trajectory import TrajectoryError, iter_records, iter_trajectories
+from stickiness.agents.trajectory import TrajectoryError
+from stickiness.agents.trajectory_reader import iter_records, iter_trajectories
 from stickiness.analysis.observe import DetectorError, observe
 
 FUZZ = settings(

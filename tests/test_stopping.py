@@ -22,7 +22,7 @@ from stickiness.agents.models import ModelSpec
 from stickiness.agents.models.base import ModelReply
 from stickiness.agents.runner import RunOptions, plan_runs, run_one
 from stickiness.agents.sandbox import Sandbox
-from stickiness.agents.trajectory import read_trajectories
+from stickiness.agents.trajectory_reader import read_trajectories
 
 
 def writes(n: int) -> list[ModelReply]:

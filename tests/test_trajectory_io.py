@@ -6,13 +6,8 @@ import pytest
 from factories import trajectory, turn
 
 from stickiness.agents.run_store import RunStore
-from stickiness.agents.trajectory import (
-    READABLE_VERSIONS,
-    TrajectoryError,
-    iter_records,
-    iter_trajectories,
-    read_trajectories,
-)
+from stickiness.agents.trajectory import READABLE_VERSIONS, TrajectoryError
+from stickiness.agents.trajectory_reader import iter_records, iter_trajectories, read_trajectories
 
 READERS = [iter_records, iter_trajectories]
 

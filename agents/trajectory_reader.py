@@ -1,0 +1,249 @@
+"""Reading trajectories files: every line checked against the record schema, and the
+first bad one refused as one line of text naming the file, the line and the field.
+
+A trajectories file may come from someone else, so reading it trusts nothing. Records
+are read either as `Trajectory` objects or, faster, as plain dicts validated against
+the same schema.
+"""
+
+from __future__ import annotations
+
+import functools
+import types
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Annotated, Any, Literal, NotRequired, TypeVar, Union, get_args, get_origin
+
+from orjson import JSONDecodeError
+from orjson import loads as _loads  # parses large files several times faster than json
+from pydantic import BaseModel, ConfigDict, TypeAdapter, ValidationError
+from typing_extensions import TypedDict  # pydantic's TypedDict support needs it on 3.11
+
+from stickiness.agents.trajectory import (
+    ECHO_CHARS,
+    READABLE_VERSIONS,
+    ROLES,
+    Trajectory,
+    TrajectoryError,
+    echo,
+)
+
+_T = TypeVar("_T")
+
+
+def iter_trajectories(path: Path, warnings: list[str] | None = None) -> Iterator[Trajectory]:
+    """Stream a JSONL file one run at a time (constant memory for any file size).
+
+    Every line is validated; see `iter_records` for the rules. A torn last line (a
+    process killed mid-write) is skipped with a warning appended to `warnings`.
+    """
+    return _read(path, _as_trajectory, warnings)
+
+
+def iter_records(path: Path, warnings: list[str] | None = None) -> Iterator[dict]:
+    """Stream a JSONL file as plain dicts, validated against the same schema as
+    `Trajectory` (fields left out keep their absence; read them with `.get`).
+
+    Faster than building `Trajectory` objects, for files of hundreds of thousands of
+    runs. Refused with a `TrajectoryError` naming file, line and field: a line that is
+    not a valid record, a `schema_version` not in `READABLE_VERSIONS`, and a `run_id`
+    seen on an earlier line. Only a torn last line (no newline at its end, not parseable:
+    a process killed mid-write) is skipped, with a warning appended to `warnings`.
+    """
+    return _read(path, _as_record, warnings)
+
+
+def read_trajectories(path: Path) -> tuple[list[Trajectory], list[str]]:
+    """Read a whole JSONL file; returns the runs and warnings about a torn last line."""
+    warnings: list[str] = []
+    return list(iter_trajectories(path, warnings)), warnings
+
+
+def _read(path: Path, validate: Callable[[dict], _T], warnings: list[str] | None) -> Iterator[_T]:
+    try:
+        fh = open(path, "rb")  # noqa: SIM115 - closed by the with below
+    except FileNotFoundError:
+        raise TrajectoryError(f"{path}: no such file") from None
+    except OSError as exc:
+        raise TrajectoryError(f"{path}: cannot read: {exc.strerror}") from None
+    with fh:
+        yield from _records(path, fh, validate, warnings)
+
+
+def _records(
+    path: Path, fh, validate: Callable[[dict], _T], warnings: list[str] | None
+) -> Iterator[_T]:
+    seen: dict[str, int] = {}  # run_id -> line
+    lines = ((n, line) for n, line in enumerate(fh, 1) if not line.isspace())
+    current = next(lines, None)
+    while current is not None:
+        number, line = current
+        following = next(lines, None)
+        try:
+            data = _loads(line)
+        except JSONDecodeError as exc:
+            if following is None and not line.endswith(b"\n"):
+                if warnings is not None:
+                    warnings.append(
+                        f"{path}: line {number} is incomplete (interrupted run?); skipped"
+                    )
+                return
+            raise TrajectoryError(
+                f"{path}: line {number}: not valid JSON ({exc.msg} at character {exc.pos})"
+            ) from None
+        problem = _unreadable(data)
+        if problem is None:
+            try:
+                record = validate(data)
+            except ValidationError as exc:
+                problem = _field_problem(exc)
+        if problem is not None:
+            raise TrajectoryError(f"{path}: line {number}: {problem}")
+        run_id = data["run_id"]
+        if (first := seen.setdefault(run_id, number)) != number:
+            raise TrajectoryError(
+                f"{path}: line {number}: run_id {echo(run_id)} is also on line {first}: "
+                "the file was written twice for one run"
+            )
+        yield record
+        current = following
+
+
+def _unreadable(data: object) -> str | None:
+    if not isinstance(data, dict):
+        return f"expected a JSON object (one run), got {_json_kind(data)}"
+    version = data.get("schema_version")
+    # bool is an int in Python; a `true` version is left to the type check.
+    if type(version) is int and version not in READABLE_VERSIONS:
+        return (
+            f"schema_version {echo(version)} is not one this version reads "
+            f"({', '.join(map(str, READABLE_VERSIONS))}); upgrade stickiness"
+        )
+    return None
+
+
+def _as_trajectory(data: dict) -> Trajectory:
+    return Trajectory.model_validate(data, strict=True)
+
+
+def _as_record(data: dict) -> dict:
+    return _RECORD.validate_python(data, strict=True)
+
+
+# -- the same schema as dicts -----------------------------------------------------------
+
+
+@functools.cache
+def _dict_schema(model: type[BaseModel]) -> type:
+    """`model`'s fields as a TypedDict, nested models included, so records can be
+    validated into plain dicts without a second, hand-kept copy of the schema.
+    Defaults are not filled in: a field left out stays out."""
+    fields: dict[str, Any] = {}
+    for name, info in model.model_fields.items():
+        kind = _swap_models(info.annotation)
+        if info.metadata:
+            kind = Annotated[(kind, *info.metadata)]
+        fields[info.alias or name] = kind if info.is_required() else NotRequired[kind]
+    schema = TypedDict(f"{model.__name__}Dict", fields)  # type: ignore[operator]
+    schema.__pydantic_config__ = ConfigDict(extra=model.model_config.get("extra") or "ignore")
+    return schema
+
+
+def _swap_models(kind: Any) -> Any:
+    if isinstance(kind, type) and issubclass(kind, BaseModel):
+        return _dict_schema(kind)
+    args = get_args(kind)
+    origin = get_origin(kind)
+    if not args or origin is Literal:
+        return kind
+    swapped = tuple(_swap_models(a) for a in args)
+    if swapped == args:
+        return kind
+    if origin is Annotated:
+        return Annotated[swapped]
+    if origin in (Union, types.UnionType):
+        return Union[swapped]  # noqa: UP007 - built from a tuple
+    return origin[swapped]
+
+
+_RECORD = TypeAdapter(_dict_schema(Trajectory))
+
+
+# -- one line of error text -----------------------------------------------------------
+
+_EXPECTED = {
+    "string_type": "text",
+    "int_type": "a whole number",
+    "int_from_float": "a whole number",
+    "float_type": "a number",
+    "bool_type": "true or false",
+    "list_type": "a list",
+    "dict_type": "an object",
+    "model_type": "an object",
+    "none_required": "null",
+}
+_LIMITS = {
+    "greater_than_equal": "at least {ge}",
+    "less_than_equal": "at most {le}",
+    "string_too_short": "at least {min_length} character(s) of text",
+    "string_pattern_mismatch": "text matching {pattern}",
+}
+
+
+def _field_problem(exc: ValidationError) -> str:
+    error = exc.errors(include_url=False)[0]
+    loc, kind = list(error["loc"]), error["type"]
+    ctx = error.get("ctx") or {}
+    got = _json_kind(error.get("input"))
+    if kind.startswith("union_tag"):
+        loc.append(str(ctx.get("discriminator", "")).strip("'"))
+    if kind in ("missing", "union_tag_not_found"):
+        what = "missing"
+    elif kind == "union_tag_invalid":
+        what = f"expected one of {ctx.get('expected_tags')}, got {echo(ctx.get('tag'))}"
+    elif kind == "literal_error":
+        what = f"expected {ctx.get('expected')}, got {got}"
+    elif kind in _EXPECTED:
+        what = f"expected {_EXPECTED[kind]}, got {got}"
+    elif kind in _LIMITS:
+        what = f"expected {_LIMITS[kind].format(**ctx)}, got {got}"
+    elif kind == "extra_forbidden":
+        what = "unknown field"
+    else:
+        # pydantic's own text, or that of a validator above: fixed words and limits.
+        what = _printable(error["msg"].removeprefix("Value error, "))
+    return f"field {_field_path(loc)}: {what}"
+
+
+def _printable(text: str, limit: int = 2 * ECHO_CHARS) -> str:
+    if not text.isprintable():
+        text = repr(text)[1:-1]
+    return text if len(text) <= limit else text[:limit] + "..."
+
+
+def _field_path(loc: list[int | str]) -> str:
+    out = ""
+    for i, part in enumerate(loc):
+        if isinstance(part, int):
+            out += f"[{part}]"
+        elif part in ROLES and i >= 2 and loc[i - 2] == "messages":
+            continue  # the union member pydantic tried, not a field
+        elif part.isidentifier() and len(part) <= 40:
+            out += f".{part}" if out else part
+        else:  # a key of a mapping in the input
+            out += f"[{echo(part, 40)}]"
+    return out or "(the record)"
+
+
+def _json_kind(value: object) -> str:
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, str):
+        return f"text {echo(value)}"
+    if isinstance(value, list):
+        return "a list"
+    if isinstance(value, dict):
+        return "an object"
+    return echo(value)
