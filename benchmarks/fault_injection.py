@@ -53,7 +53,8 @@ def _count(path: Path, planned: int) -> dict:
         "errors": len(records) - ok,
         "duplicated": len(ids) - len(set(ids)),
         "missing": planned - len(set(ids)),
-        "retried": sum(r.get("attempts", 1) > 1 for r in records),
+        "replayed": sum(r.get("attempts", 1) > 1 for r in records),
+        "calls retried": sum(r["usage"].get("retried_calls", 0) for r in records),
     }
 
 
@@ -111,7 +112,8 @@ def main() -> None:
         "requests",
         "faults (429/500/529/timeout)",
         "ok after first pass",
-        "retried runs",
+        "calls tried again",
+        "runs played again",
         "resume",
         "ok after resume",
         "duplicated",
@@ -129,7 +131,8 @@ def main() -> None:
             f"{r['requests']:,}",
             faults,
             f"{f['ok']}/{r['planned']} ({f['ok'] / r['planned']:.1%})",
-            str(f["retried"]),
+            str(f["calls retried"]),
+            str(f["replayed"]),
             "yes" if r["resumed"] else "not needed",
             f"{final['ok']}/{r['planned']} ({final['ok'] / r['planned']:.1%})",
             str(final["duplicated"]),
