@@ -24,19 +24,10 @@ READABLE_VERSIONS = (1, 2)
 MAX_INT = 2**63 - 1
 Count = Annotated[int, Field(ge=0, le=MAX_INT)]
 Money = Annotated[float, Field(ge=0, allow_inf_nan=False)]
-ECHO_CHARS = 80  # at most this much of a bad value is quoted back in an error
 
 
 class TrajectoryError(ValueError):
     """A trajectories file cannot be read; the message names file and line."""
-
-
-def echo(value: object, limit: int = ECHO_CHARS) -> str:
-    """`value` as it may be quoted in a one-line message: escaped, and clipped."""
-    if isinstance(value, str):
-        return repr(value[:limit]) + ("..." if len(value) > limit else "")
-    text = repr(value)
-    return text if len(text) <= limit else text[:limit] + "..."
 
 
 # -- messages: plain dicts, typed ---------------------------------------------------------

@@ -20,13 +20,12 @@ from pydantic import BaseModel, ConfigDict, TypeAdapter, ValidationError
 from typing_extensions import TypedDict  # pydantic's TypedDict support needs it on 3.11
 
 from stickiness.agents.trajectory import (
-    ECHO_CHARS,
     READABLE_VERSIONS,
     ROLES,
     Trajectory,
     TrajectoryError,
-    echo,
 )
+from stickiness.scenarios.errors import MAX_SHOWN_CHARS, printable, shown
 
 _T = TypeVar("_T")
 
@@ -102,7 +101,7 @@ def _records(
         run_id = data["run_id"]
         if (first := seen.setdefault(run_id, number)) != number:
             raise TrajectoryError(
-                f"{path}: line {number}: run_id {echo(run_id)} is also on line {first}: "
+                f"{path}: line {number}: run_id {shown(run_id)} is also on line {first}: "
                 "the file was written twice for one run"
             )
         yield record
@@ -116,7 +115,7 @@ def _unreadable(data: object) -> str | None:
     # bool is an int in Python; a `true` version is left to the type check.
     if type(version) is int and version not in READABLE_VERSIONS:
         return (
-            f"schema_version {echo(version)} is not one this version reads "
+            f"schema_version {shown(version)} is not one this version reads "
             f"({', '.join(map(str, READABLE_VERSIONS))}); upgrade stickiness"
         )
     return None
@@ -200,7 +199,7 @@ def _field_problem(exc: ValidationError) -> str:
     if kind in ("missing", "union_tag_not_found"):
         what = "missing"
     elif kind == "union_tag_invalid":
-        what = f"expected one of {ctx.get('expected_tags')}, got {echo(ctx.get('tag'))}"
+        what = f"expected one of {ctx.get('expected_tags')}, got {shown(ctx.get('tag'))}"
     elif kind == "literal_error":
         what = f"expected {ctx.get('expected')}, got {got}"
     elif kind in _EXPECTED:
@@ -215,9 +214,8 @@ def _field_problem(exc: ValidationError) -> str:
     return f"field {_field_path(loc)}: {what}"
 
 
-def _printable(text: str, limit: int = 2 * ECHO_CHARS) -> str:
-    if not text.isprintable():
-        text = repr(text)[1:-1]
+def _printable(text: str, limit: int = 2 * MAX_SHOWN_CHARS) -> str:
+    text = printable(text)
     return text if len(text) <= limit else text[:limit] + "..."
 
 
@@ -231,7 +229,7 @@ def _field_path(loc: list[int | str]) -> str:
         elif part.isidentifier() and len(part) <= 40:
             out += f".{part}" if out else part
         else:  # a key of a mapping in the input
-            out += f"[{echo(part, 40)}]"
+            out += f"[{shown(part, 40)}]"
     return out or "(the record)"
 
 
@@ -241,9 +239,9 @@ def _json_kind(value: object) -> str:
     if isinstance(value, bool):
         return "true" if value else "false"
     if isinstance(value, str):
-        return f"text {echo(value)}"
+        return f"text {shown(value)}"
     if isinstance(value, list):
         return "a list"
     if isinstance(value, dict):
         return "an object"
-    return echo(value)
+    return shown(value)

@@ -23,9 +23,10 @@ from typing import Literal
 import numpy as np
 import pandas as pd
 
-from stickiness.agents.trajectory import Trajectory, TurnRecord, echo
+from stickiness.agents.trajectory import Trajectory, TurnRecord
 from stickiness.analysis.extract import turn_table
 from stickiness.analysis.policy import Policy
+from stickiness.scenarios.errors import shown
 from stickiness.scenarios.model import ACTION_BEHAVIOUR, Scenario
 from stickiness.scenarios.patterns import PatternError, compile_pattern
 
@@ -88,7 +89,7 @@ def _hook_allowed(hooks: HookPolicy) -> Callable[[str, str], bool]:
 
 
 def _detector(source: str, name: str) -> str:
-    return f"{echo(source, 120)}: detector {echo(name, 40)}"
+    return f"{shown(source, 120)}: detector {shown(name, 40)}"
 
 
 def _hook_parts(scenario_file: str, hook: str, name: str) -> tuple[str, str]:
@@ -96,7 +97,7 @@ def _hook_parts(scenario_file: str, hook: str, name: str) -> tuple[str, str]:
     rel, _, func = hook.partition(":")
     if not rel or PurePath(rel).is_absolute() or ".." in PurePath(rel).parts:
         raise DetectorError(
-            f"{_detector(scenario_file, name)}: hook {echo(hook)}: expected a file inside "
+            f"{_detector(scenario_file, name)}: hook {shown(hook)}: expected a file inside "
             "the scenario's folder (no '..', not absolute)"
         )
     return rel, func
@@ -105,14 +106,14 @@ def _hook_parts(scenario_file: str, hook: str, name: str) -> tuple[str, str]:
 @cache
 def _load_hook(scenario_file: str, hook: str, name: str) -> Callable:
     rel, func = _hook_parts(scenario_file, hook, name)
-    where = f"{_detector(scenario_file, name)}: hook {echo(hook)}"
+    where = f"{_detector(scenario_file, name)}: hook {shown(hook)}"
     # Symlinks resolved on both sides: a link inside the folder may not lead out of it.
     folder = Path(os.path.realpath(Path(scenario_file).parent))
     path = Path(os.path.realpath(folder / rel))
     if not path.is_relative_to(folder):
         raise DetectorError(f"{where}: leads outside the scenario's folder")
     if not path.is_file():
-        raise DetectorError(f"{where}: no file {echo(str(path), 120)}")
+        raise DetectorError(f"{where}: no file {shown(str(path), 120)}")
     spec = importlib.util.spec_from_file_location(f"stickiness_hook_{abs(hash(path))}", path)
     if spec is None or spec.loader is None:
         raise DetectorError(f"{where}: {path} is not a Python file")
@@ -121,7 +122,7 @@ def _load_hook(scenario_file: str, hook: str, name: str) -> Callable:
         spec.loader.exec_module(module)
     except Exception as exc:
         raise DetectorError(
-            f"{where}: cannot import {path}: {type(exc).__name__}: {echo(str(exc))}"
+            f"{where}: cannot import {path}: {type(exc).__name__}: {shown(str(exc))}"
         ) from exc
     if not callable(getattr(module, func, None)):
         raise DetectorError(f"{where}: {path} has no {func}()")
@@ -138,8 +139,8 @@ def _run_hook(func: Callable, records: pd.Series, where: str, hook: str) -> list
             out.append(bool(func(TurnRecord.model_validate(turn))))
         except Exception as exc:
             raise DetectorError(
-                f"{where}: hook {echo(hook)} failed on turn {turn['turn']}: "
-                f"{type(exc).__name__}: {echo(str(exc))}"
+                f"{where}: hook {shown(hook)} failed on turn {turn['turn']}: "
+                f"{type(exc).__name__}: {shown(str(exc))}"
             ) from exc
     return out
 
@@ -148,7 +149,7 @@ def _matches(pattern: str, texts: pd.Series, where: str) -> list[bool]:
     try:
         compiled = compile_pattern(pattern)
     except PatternError as exc:
-        raise DetectorError(f"{where}: pattern {echo(pattern)}: {echo(str(exc), 200)}") from None
+        raise DetectorError(f"{where}: pattern {shown(pattern)}: {shown(str(exc), 200)}") from None
     search = compiled.search
     return [search(text) is not None for text in texts]
 
@@ -259,7 +260,7 @@ def _detect_declared(
                 if warnings is not None:
                     _warn_once(
                         warnings,
-                        f"{_detector(source, name)}: hook {echo(hook)} not run (analysing "
+                        f"{_detector(source, name)}: hook {shown(hook)} not run (analysing "
                         f"runs imports no code unless asked; pass {ALLOW_HOOKS_HINT} if you "
                         "trust the scenario's folder): its behaviour counts as not observable",
                     )

@@ -35,16 +35,17 @@ class ScenarioError(ValueError):
     """A scenario file is unreadable or invalid; the message names file and field."""
 
 
-def shown(value: object) -> str:
-    """`repr(value)`, clipped to a few dozen characters (and cheap for any value)."""
+def shown(value: object, limit: int = MAX_SHOWN_CHARS) -> str:
+    """`repr(value)`, clipped to `limit` characters (and cheap for any value): how an
+    untrusted value is quoted in a message."""
     if isinstance(value, int) and value.bit_length() > 128:
         return f"an integer of {value.bit_length():,} bits"
     try:
         text = _REPR.repr(value)
     except Exception:  # a value whose repr fails still gets a description
         text = f"a {type(value).__name__}"
-    if len(text) > MAX_SHOWN_CHARS:
-        text = text[: MAX_SHOWN_CHARS - 3] + "..."
+    if len(text) > limit:
+        text = text[: limit - 3] + "..."
     return text
 
 

@@ -13,25 +13,19 @@ from __future__ import annotations
 
 import time
 import tracemalloc
-from datetime import timedelta
 from pathlib import Path
 
 import pytest
 import yaml
-from hypothesis import HealthCheck, event, given, settings
+from fuzzing import fuzz_settings
+from hypothesis import event, given, settings
 from hypothesis import strategies as st
 
 from stickiness.reports.cli import main
 from stickiness.scenarios import Scenario, ScenarioError, builtin_scenario_dir, load_scenario
 from stickiness.scenarios.errors import MAX_PROBLEMS
 
-FUZZ = settings(
-    derandomize=True,
-    database=None,
-    max_examples=150,
-    deadline=timedelta(seconds=3),
-    suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
-)
+FUZZ = fuzz_settings(max_examples=150)
 MAX_LINE = 400  # characters of one problem, beyond the file's path
 RAW = "@@RAW@@"  # a value replaced by raw YAML text once the document is written
 

@@ -11,25 +11,19 @@ from __future__ import annotations
 
 import json
 import re
-from datetime import timedelta
 
 import pandas as pd
 import pytest
 from factories import trajectory, turn
-from hypothesis import HealthCheck, event, given, settings
+from fuzzing import fuzz_settings
+from hypothesis import event, given
 from hypothesis import strategies as st
 
 from stickiness.agents.trajectory import TrajectoryError
 from stickiness.agents.trajectory_reader import iter_records, iter_trajectories
 from stickiness.analysis.observe import DetectorError, observe
 
-FUZZ = settings(
-    derandomize=True,
-    database=None,
-    max_examples=300,
-    deadline=timedelta(seconds=3),
-    suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
-)
+FUZZ = fuzz_settings(max_examples=300)
 MAX_MESSAGE = 400  # characters of error text beyond the file's own path
 
 
