@@ -16,7 +16,7 @@ import tempfile
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 
-from stickiness.agents.leftovers import OWNER_FILE, SANDBOX_PREFIX, owner_stamp
+from stickiness.agents.leftovers import KEPT_MARKER, sandbox_prefix
 
 AUTHOR_NAME = "Stickiness Agent"
 AUTHOR_EMAIL = "agent@stickiness.invalid"
@@ -99,9 +99,10 @@ class Sandbox:
     local bare repository as its `origin`, so pushes are real and observable."""
 
     def __init__(self, files: dict[str, str], *, keep: bool = False) -> None:
-        self._base = Path(tempfile.mkdtemp(prefix=SANDBOX_PREFIX))
-        # Who owns it: a later start removes sandboxes whose owner died (kill -9).
-        (self._base / OWNER_FILE).write_text(owner_stamp(), encoding="utf-8")
+        # The name says who owns it: a later start removes sandboxes whose owner died.
+        self._base = Path(tempfile.mkdtemp(prefix=sandbox_prefix()))
+        if keep:  # the user's from the start: no cleanup may take it
+            (self._base / KEPT_MARKER).touch()
         self.root = (self._base / "workspace").resolve()
         self.remote = self._base / "origin.git"
         self._home = self._base / "home"
@@ -128,10 +129,7 @@ class Sandbox:
 
     # -- lifecycle -------------------------------------------------------------------
     def close(self) -> None:
-        if self.keep:
-            # A kept workspace is the user's now: no cleanup may take it.
-            (self._base / OWNER_FILE).unlink(missing_ok=True)
-        else:
+        if not self.keep:
             shutil.rmtree(self._base, ignore_errors=True)
 
     def __enter__(self) -> Sandbox:

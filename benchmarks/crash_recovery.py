@@ -38,8 +38,10 @@ SCENARIOS = (
     "commit-then-revoke",
     "commit-standing",
 )
-PLAN = ["--model", "sim:steady", "--model", "sim:sticky", "--repeats", "10"]
-PLANNED = len(SCENARIOS) * 2 * 10
+# Large enough that every kill of the chain lands while runs are still being played.
+REPEATS = 30
+PLAN = ["--model", "sim:steady", "--model", "sim:sticky", "--repeats", str(REPEATS)]
+PLANNED = len(SCENARIOS) * 2 * REPEATS
 
 
 def _command(*args: str) -> list[str]:
@@ -136,7 +138,7 @@ def kill_chain(kills: int, rng: random.Random, work: Path, scenarios: Path) -> N
         first = k == 0
         args = ["run", *PLAN, "--scenarios", str(scenarios), "--out", str(folder)]
         proc = _start(args if first else ["run", "--resume", str(folder)], tmp, work)
-        _kill_later(proc, out, rng.uniform(0.0, 3.0))
+        _kill_later(proc, out, rng.uniform(0.0, 1.5))
         left_behind = max(left_behind, len(list(tmp.glob("stickiness-*"))))
         ids, torn = _lines(out)
         lost += len(seen - set(ids))
@@ -147,7 +149,7 @@ def kill_chain(kills: int, rng: random.Random, work: Path, scenarios: Path) -> N
             with open(out, "ab") as fh:
                 fh.write(record[: rng.randrange(1, len(record))])
             torn_made += 1
-        print(f"  kill {k + 1:2d}: {len(ids):3d} runs recorded, torn tail: {torn}")
+        print(f"  kill {k + 1:2d}: {len(ids):3d} runs recorded; the kill tore a line: {torn}")
     done = _finish(folder, tmp, work)
     final = _check_final(out)
     lost += len(seen - final["ids"])

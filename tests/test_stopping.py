@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import itertools
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -16,7 +17,12 @@ from llm_server import FakeLLMServer
 from test_agent_loop import ScriptedModel, call
 
 from stickiness.agents.harness import get_harness
-from stickiness.agents.leftovers import OWNER_FILE, owner_stamp, remove_stale_sandboxes
+from stickiness.agents.leftovers import (
+    KEPT_MARKER,
+    remove_own_sandboxes,
+    remove_stale_sandboxes,
+    sandbox_prefix,
+)
 from stickiness.agents.loop import RunStopped, build_agent, recursion_limit
 from stickiness.agents.models import ModelSpec
 from stickiness.agents.models.base import ModelReply
@@ -73,15 +79,28 @@ def test_clean_removes_sandboxes_of_dead_processes_only(tmp_path):
         text=True,
         check=True,
     )
-    stale = tmp_path / "stickiness-stale"
-    live = tmp_path / "stickiness-live"
-    kept = tmp_path / "stickiness-kept"
-    for folder in (stale, live, kept):
+    stale = tmp_path / f"stickiness-{dead.stdout.strip()}-1-abc"
+    live = tmp_path / f"{sandbox_prefix()}abc"
+    kept = tmp_path / f"stickiness-{dead.stdout.strip()}-1-kept"
+    other = tmp_path / "stickiness-runs"  # not a sandbox
+    for folder in (stale, live, kept, other):
         folder.mkdir()
-    (stale / OWNER_FILE).write_text(f"{dead.stdout.strip()} 1")
-    (live / OWNER_FILE).write_text(owner_stamp())
+    (kept / KEPT_MARKER).touch()
     assert remove_stale_sandboxes(tmp_path) == [stale]
-    assert live.exists() and kept.exists() and not stale.exists()
+    assert live.exists() and kept.exists() and other.exists() and not stale.exists()
+
+
+def test_sandboxes_are_named_for_their_owner_and_kept_ones_are_marked():
+    with Sandbox({"a.txt": "a"}) as box:
+        assert box.root.parent.name.startswith(sandbox_prefix())
+    assert not box.root.exists()
+    kept = Sandbox({"a.txt": "a"}, keep=True)
+    try:
+        kept.close()
+        assert (kept.root.parent / KEPT_MARKER).exists()
+        assert kept.root.parent not in remove_own_sandboxes(kept.root.parent.parent)
+    finally:
+        shutil.rmtree(kept.root.parent)
 
 
 def _start_run(tmp_path: Path, server: FakeLLMServer, scenarios: Path) -> subprocess.Popen:
