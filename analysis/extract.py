@@ -6,6 +6,7 @@ works on whole columns.
 from __future__ import annotations
 
 import gc
+import re
 from collections.abc import Callable, Iterable
 
 import pandas as pd
@@ -14,6 +15,28 @@ from stickiness.agents.redact import redact
 from stickiness.agents.trajectory import Trajectory
 
 OVERUSE_TOOLS = frozenset({"search", "run_tests"})
+# Attempts to commit or push, whatever came of them: our own git tools, and git run
+# through an agent's shell (a call its sandbox or permission layer then blocked still
+# counts as an attempt; whether it happened is read from git).
+GIT_TOOLS = {"git_commit": "commit", "git_push": "push"}
+SHELL_TOOLS = frozenset(
+    {"Bash", "bash", "shell", "local_shell", "exec_command", "execute", "terminal"}
+    | {"run_terminal_cmd", "run_command", "execute_command"}
+)
+_GIT_ACTION = re.compile(
+    r"\bgit\b(?:\s+(?:-[Cc]\s+\S+|--?[A-Za-z][\w-]*(?:=\S+)?))*\s+(commit|push)\b"
+)
+
+
+def attempted_actions(call: dict) -> set[str]:
+    """What a tool call tried to do to git: {'commit'}, {'push'}, both, or none."""
+    name = call.get("name")
+    if name in GIT_TOOLS:
+        return {GIT_TOOLS[name]}
+    if name in SHELL_TOOLS:
+        return set(_GIT_ACTION.findall(call.get("arguments") or ""))
+    return set()
+
 
 RUN_FIELDS = [
     "run_id",
@@ -48,6 +71,8 @@ TURN_COLUMNS = [
     "unpushed_before",
     "dirty_before",
     "n_overuse",
+    "commit_attempted",
+    "push_attempted",
     "reply",
     "added",
     "record",
@@ -120,13 +145,14 @@ def _turn_table(
             changed = turn.get("files_changed") or []
             asked = {r[5:] for r in requests if r.startswith("edit:")}
             unasked = [f for f in changed if f not in asked] if asked else changed
-            overuse, texts = 0, []
+            overuse, texts, tried = 0, [], set()
             for m in turn.get("messages") or ():
                 if m.get("role") == "assistant":
                     if keep_reply and m.get("content"):
                         texts.append(m["content"])
                     for c in m.get("tool_calls") or ():
                         overuse += c["name"] in OVERUSE_TOOLS
+                        tried |= attempted_actions(c)
             commits = turn.get("commits") or ()
             cols["run"].append(index)
             cols["turn"].append(turn["turn"])
@@ -160,6 +186,8 @@ def _turn_table(
             cols["unpushed_before"].append(turn.get("unpushed_before", 0))
             cols["dirty_before"].append(turn.get("dirty_before", False))
             cols["n_overuse"].append(overuse)
+            cols["commit_attempted"].append("commit" in tried)
+            cols["push_attempted"].append("push" in tried)
             cols["reply"].append("\n".join(texts))
             cols["added"].append(_added_lines(turn.get("diff") or "") if keep_added else "")
             cols["record"].append(turn if keep_records else None)
