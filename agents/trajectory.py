@@ -196,6 +196,8 @@ class Trajectory(BaseModel):
     model_settings: dict = {}
     harness: str
     system_prompt: str
+    # An agent CLI's own session: its id and where its transcript was kept.
+    agent_session: dict[str, str | None] = {}
     seed: Count
     repeat: Count
     versions: dict[str, str] = {}

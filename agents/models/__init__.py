@@ -15,7 +15,8 @@ from stickiness.agents.models.remote import CallOptions, check_reachable, resolv
 from stickiness.agents.models.sim import PROFILES, SimModel, SimParams, sim_params
 from stickiness.scenarios.model import Scenario
 
-PROVIDERS = ("sim", "openai", "anthropic")
+PROVIDERS = ("sim", "openai", "anthropic", "claude-code", "codex")
+AGENT_PROVIDERS = ("claude-code", "codex")
 
 
 def check_model(
@@ -30,6 +31,12 @@ def check_model(
         settings = resolve(spec, options or CallOptions())
         if reachability:
             check_reachable(settings)
+    elif spec.provider in AGENT_PROVIDERS:
+        from stickiness.agents.external import AGENTS
+
+        agent = AGENTS[spec.provider](spec, options)  # the CLI, the key, the setup
+        if reachability:
+            check_reachable(agent.settings)
     else:
         raise ModelSpecError(
             f"model {text!r}: unknown provider {spec.provider!r}; "
@@ -48,6 +55,10 @@ def create_model(
     """A fresh adapter for one run (real adapters share their SDK client)."""
     if spec.provider == "sim":
         return SimModel(spec, scenario, seed)
+    if spec.provider in AGENT_PROVIDERS:
+        from stickiness.agents.external import AGENTS
+
+        return AGENTS[spec.provider](spec, options)
     settings = resolve(spec, options or CallOptions())
     if spec.provider == "openai":
         from stickiness.agents.models.openai_chat import OpenAIChatModel

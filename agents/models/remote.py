@@ -22,6 +22,9 @@ PARAMS = ("base_url", "key_env", "temperature", "max_tokens")
 DEFAULTS = {
     "openai": ("OPENAI_BASE_URL", "https://api.openai.com/v1", "OPENAI_API_KEY"),
     "anthropic": ("ANTHROPIC_BASE_URL", "https://api.anthropic.com", "ANTHROPIC_API_KEY"),
+    # Agent CLIs speak one provider's API each.
+    "claude-code": ("ANTHROPIC_BASE_URL", "https://api.anthropic.com", "ANTHROPIC_API_KEY"),
+    "codex": ("OPENAI_BASE_URL", "https://api.openai.com/v1", "OPENAI_API_KEY"),
 }
 NO_KEY = "not-needed"  # sent to servers declared keyless (key_env=none)
 # Worth another try later: timeout, conflict, rate limit (5xx and Anthropic's 529 too).
@@ -58,15 +61,19 @@ class RemoteSettings:
 
 
 def resolve(
-    spec: ModelSpec, options: CallOptions, env: Mapping[str, str] | None = None
+    spec: ModelSpec,
+    options: CallOptions,
+    env: Mapping[str, str] | None = None,
+    params: tuple[str, ...] = PARAMS,
 ) -> RemoteSettings:
-    """Settings for a real model; raise `ModelSpecError` naming the missing variable."""
+    """Settings for a real model; raise `ModelSpecError` naming the missing variable.
+    `params` are the spec parameters the adapter takes."""
     env = os.environ if env is None else env
     base_var, default_url, default_key_var = DEFAULTS[spec.provider]
     for key, _ in spec.params:
-        if key not in PARAMS:
+        if key not in params:
             raise ModelSpecError(
-                f"model {spec}: unknown parameter {key!r}; expected one of: {', '.join(PARAMS)}"
+                f"model {spec}: unknown parameter {key!r}; expected one of: {', '.join(params)}"
             )
     key_env = spec.param("key_env", default_key_var)
     if key_env.lower() == "none":
