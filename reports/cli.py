@@ -18,6 +18,7 @@ from stickiness.analysis.gate import GateError
 from stickiness.analysis.observe import DetectorError
 from stickiness.analysis.policy import PolicyError
 from stickiness.reports import gate_commands, scenario_commands
+from stickiness.reports.agent_commands import add_agents_parser
 from stickiness.reports.analysis_commands import (
     add_analysis_options,
     add_hook_option,
@@ -148,6 +149,8 @@ def build_parser() -> argparse.ArgumentParser:
     )
     add_hook_option(rep)
     rep.set_defaults(func=cmd_report)
+
+    add_agents_parser(sub)
 
     cl = sub.add_parser("clean", help="remove sandboxes left behind by killed runs")
     cl.set_defaults(func=cmd_clean)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import json
 import math
+from dataclasses import replace
 from pathlib import Path
 
 from rich import box
@@ -23,7 +24,12 @@ from stickiness.analysis.observe import HookPolicy, observe, trusted_hooks
 from stickiness.reports.analysis_commands import hooks_from, print_warnings
 from stickiness.reports.html import write_report
 from stickiness.reports.interrupts import report_interrupted, stop_on_signals
-from stickiness.reports.run_command import new_run_dir, refuse_used_folder, run_options
+from stickiness.reports.run_command import (
+    AGENT_TRANSCRIPTS,
+    new_run_dir,
+    refuse_used_folder,
+    run_options,
+)
 from stickiness.scenarios import load_scenarios
 
 VERDICT_STYLE = {"pass": "green", "regression": "bold red", "inconclusive": "yellow"}
@@ -113,6 +119,7 @@ def cmd_compare(args: argparse.Namespace, console: Console, default_scenarios) -
     scenarios = load_scenarios(args.scenarios or [default_scenarios])
     out = _compare_dir(args)
     remove_stale_sandboxes()
+    options = replace(options, transcripts=out / AGENT_TRANSCRIPTS)
     with (
         RunStore(out / "baseline" / TRAJECTORIES) as base_store,
         RunStore(out / "candidate" / TRAJECTORIES) as cand_store,

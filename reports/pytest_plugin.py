@@ -185,7 +185,8 @@ class ScenarioItem(pytest.Item):
             [self.scenario], [self.model], opt.stickiness_repeats, opt.stickiness_seed
         )
         for spec in specs:
-            trajectory = play_with_retries(spec, RunOptions())
+            options = RunOptions(transcripts=state["run_dir"] / "agent-transcripts")
+            trajectory = play_with_retries(spec, options)
             store.append(trajectory)
             runs.append(trajectory)
         state["trajectories"].extend(runs)

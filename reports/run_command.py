@@ -10,6 +10,7 @@ from __future__ import annotations
 import argparse
 import json
 import tomllib
+from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -40,6 +41,7 @@ DEFAULT_REPEATS = 10
 DEFAULT_CONCURRENCY = 4
 RUNS_DIR = Path("stickiness-runs")
 RUN_CONFIG = "run.json"
+AGENT_TRANSCRIPTS = "agent-transcripts"  # agent CLIs' own session logs, one per run
 # The plan of a run folder: given with --resume, they could only contradict run.json.
 PLAN_OPTIONS = {
     "scenarios": "--scenarios",
@@ -170,6 +172,7 @@ def cmd_run(args: argparse.Namespace, console: Console) -> int:
     else:
         run_dir = new_run_dir()
     remove_stale_sandboxes()
+    options = replace(options, transcripts=run_dir / AGENT_TRANSCRIPTS)
     out_file = run_dir / TRAJECTORIES
     resume_hint = f"stickiness run --resume {run_dir}"
     with RunStore(out_file) as store, stop_on_signals() as signals:
