@@ -243,6 +243,7 @@ def run_one(spec: RunSpec, options: RunOptions | None = None) -> Trajectory:
                     turns.append(record)
             finally:
                 if isinstance(model, ExternalAgent):
+                    model.close()
                     session = _keep_transcript(model, options.transcripts, spec.run_id)
             workspace = str(box.root) if options.keep_workspaces else None
     except RunStopped:

@@ -183,6 +183,10 @@ class ExternalAgent:
     def configure(self, home: Path) -> None:
         """Write the CLI's own configuration into the private home."""
 
+    def close(self) -> None:
+        """End whatever outlives a turn (a long-lived agent process); called once, when
+        the run ends however it ends."""
+
     def environment(self) -> dict[str, str]:
         """The key travels only in the variable the spec names (or the provider's own,
         for a keyless server), next to the server's address."""
