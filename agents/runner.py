@@ -207,6 +207,7 @@ def run_one(spec: RunSpec, options: RunOptions | None = None) -> Trajectory:
     model_settings: dict = {}
     session: dict = {}
     workspace: str | None = None
+    workspace_source = None  # where a cloned workspace came from
     simulated = spec.model.provider == "sim"
     # Until rendered: two template values that only clash together fail this run alone.
     scenario, values = spec.scenario, {}
@@ -223,7 +224,13 @@ def run_one(spec: RunSpec, options: RunOptions | None = None) -> Trajectory:
                 raw, options.run_retries, options.retry_backoff, options.stop.wait, spec.run_id
             )
         model_settings, simulated = model.describe(), model.simulated
-        with Sandbox(dict(scenario.workspace.files), keep=options.keep_workspaces) as box:
+        with Sandbox(
+            dict(scenario.workspace.files),
+            keep=options.keep_workspaces,
+            repo=scenario.workspace_repo,
+            commit=scenario.workspace.commit,
+        ) as box:
+            workspace_source = vars(box.source) if box.source else None
             try:
                 if isinstance(model, ExternalAgent):
                     play = _agent_player(model, box, options, price)
@@ -291,6 +298,7 @@ def run_one(spec: RunSpec, options: RunOptions | None = None) -> Trajectory:
         repeat=spec.repeat,
         versions=tool_versions(),
         workspace=workspace,
+        workspace_source=workspace_source,
         started_at=started,
         finished_at=_now(),
         status=status,

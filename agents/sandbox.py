@@ -3,6 +3,12 @@
 Every git command runs with a scrubbed environment (no API keys, no global or system
 config, no hooks) and a logical clock, so the same run produces the same commit shas.
 Paths come from a model and are hostile input: `resolve` is the one gate they pass.
+
+A workspace starts from a scenario's files, or from a clone of a repository at a
+commit (its history kept). The repository is only read: it is cloned as git clones any
+remote, through git's own transport, never by copying or linking its files, and nothing
+of its configuration or hooks comes along. Submodules are not cloned and LFS files stay
+pointers.
 """
 
 from __future__ import annotations
@@ -37,7 +43,14 @@ _SAFE_CONFIG = (
 
 # A git command taking longer than this is stuck (a lock, a full disk), not slow.
 GIT_TIMEOUT_S = 60.0
+# Cloning a repository (and checking it out) may take longer: a large one is slow.
+CLONE_TIMEOUT_S = 600.0
 MAX_GIT_ERROR_CHARS = 2_000
+MAX_CLONE_ERROR_CHARS = 500
+# Transports git may use: a clone may reach its repository; every other command only
+# local paths (the workspace's own `origin`).
+_CLONE_PROTOCOLS = "file:https:ssh"
+_LOCAL_PROTOCOLS = "file"
 # Linux's own limits are 4096 bytes per path and 255 per name; the workspace prefix
 # takes part of the first, and no real project needs paths longer than this.
 MAX_PATH_CHARS = 1_024
@@ -63,6 +76,15 @@ class CommitInfo:
     sha: str
     message: str
     files: list[str]
+
+
+@dataclass(frozen=True)
+class WorkspaceSource:
+    """Where a workspace came from, when it is a clone of a repository."""
+
+    repo: str  # what was cloned: an absolute path or a URL
+    commit: str  # the full sha checked out, before any scenario files
+    ref: str  # the commit as it was asked for (a sha, tag or branch)
 
 
 @dataclass(frozen=True)
@@ -94,11 +116,34 @@ def is_git_name(name: str) -> bool:
     return base in (".git", "git~1")
 
 
+def _clipped(text: str, limit: int = MAX_CLONE_ERROR_CHARS) -> str:
+    text = " ".join(text.split())
+    return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
 class Sandbox:
     """A fresh git repository holding a scenario's files and one initial commit, with a
-    local bare repository as its `origin`, so pushes are real and observable."""
+    local bare repository as its `origin`, so pushes are real and observable.
 
-    def __init__(self, files: dict[str, str], *, keep: bool = False) -> None:
+    With `repo` and `commit`, the repository instead starts as a clone of `repo` (a
+    local path or URL) on a branch `main` at `commit` (a sha, tag or branch), its
+    history kept; `files`, if any, are written on top and committed as "Scenario files".
+    `origin` is still the local bare repository, holding the starting commit, so
+    nothing is ever pushed to `repo`. `source` records the repository and the full sha.
+    Cloning and checking out may take `clone_timeout` seconds (`CLONE_TIMEOUT_S`).
+    """
+
+    def __init__(
+        self,
+        files: dict[str, str],
+        *,
+        keep: bool = False,
+        repo: str | None = None,
+        commit: str | None = None,
+        clone_timeout: float | None = None,
+    ) -> None:
+        if (repo is None) != (commit is None):
+            raise ValueError("a sandbox cloned from a repository needs both repo and commit")
         # The name says who owns it: a later start removes sandboxes whose owner died.
         self._base = Path(tempfile.mkdtemp(prefix=sandbox_prefix()))
         if keep:  # the user's from the start: no cleanup may take it
@@ -110,22 +155,109 @@ class Sandbox:
         self._home.mkdir()
         self.keep = keep
         self._ticks = 0
+        self.source: WorkspaceSource | None = None
         try:
-            self.git("init", "--quiet", "--template=")
-            self.git("init", "--quiet", "--bare", "--template=", str(self.remote))
-            self.git("remote", "add", "origin", str(self.remote))
-            for rel, text in files.items():
-                target = self.resolve(rel)
-                target.parent.mkdir(parents=True, exist_ok=True)
-                target.write_text(text, encoding="utf-8")
-            self.git("add", "--all")
-            self.git("commit", "--quiet", "--allow-empty", "-m", "Initial state")
-            self.git("push", "--quiet", "origin", "HEAD:refs/heads/main")
+            if repo is None:
+                self.git("init", "--quiet", "--template=")
+                self.git("init", "--quiet", "--bare", "--template=", str(self.remote))
+                self.git("remote", "add", "origin", str(self.remote))
+                self._write(files)
+                self.git("add", "--all")
+                self.git("commit", "--quiet", "--allow-empty", "-m", "Initial state")
+                self.git("push", "--quiet", "origin", "HEAD:refs/heads/main")
+            else:
+                assert commit is not None
+                timeout = CLONE_TIMEOUT_S if clone_timeout is None else clone_timeout
+                self.source = self._clone(repo, commit, timeout)
+                if files:
+                    self._write(files)
+                    self.git("add", "--all")
+                    if self.git("status", "--porcelain", "--untracked-files=no").strip():
+                        self.git("commit", "--quiet", "-m", "Scenario files")
+                        self.git("push", "--quiet", "origin", "HEAD:refs/heads/main")
             # Tools cap how much the workspace may grow beyond this.
             self.baseline = self.usage()
         except BaseException:
             self.close()
             raise
+
+    def _write(self, files: dict[str, str]) -> None:
+        for rel, text in files.items():
+            target = self.resolve(rel)
+            target.parent.mkdir(parents=True, exist_ok=True)
+            target.write_text(text, encoding="utf-8")
+
+    def _clone(self, repo: str, commit: str, timeout: float) -> WorkspaceSource:
+        """Make `origin` a bare clone of `repo` holding one branch, `main`, at `commit`,
+        then the workspace a clone of `origin` with `main` checked out."""
+        origin = str(self.remote)
+        clone_env = {
+            "GIT_ALLOW_PROTOCOL": _CLONE_PROTOCOLS,
+            # No prompt for a password, passphrase or host key: fail instead.
+            "GIT_SSH_COMMAND": "ssh -o BatchMode=yes",
+            "GIT_LFS_SKIP_SMUDGE": "1",
+        }
+        try:
+            # --no-local: through git's transport, never by copying or hard-linking the
+            # repository's files; --template=: no hooks; no submodules, no checkout.
+            self.git(
+                "clone",
+                "--quiet",
+                "--bare",
+                "--no-local",
+                "--no-hardlinks",
+                "--template=",
+                "--",
+                repo,
+                origin,
+                extra_env=clone_env,
+                timeout=timeout,
+            )
+        except GitError as exc:
+            raise GitError(f"cannot clone {_show(repo)}: {_clipped(str(exc))}") from None
+        bare = ("--git-dir", origin)
+        try:
+            sha = self.git(*bare, "rev-parse", "--verify", f"{commit}^{{commit}}").strip()
+        except GitError as exc:
+            raise GitError(
+                f"commit {_show(commit)} is not in {_show(repo)}: expected a sha (full or "
+                "abbreviated), a tag or a branch of it, reachable from its branches or tags "
+                f"(git: {_clipped(str(exc), 200)})"
+            ) from None
+        # origin keeps nothing of the repository but `main` at the commit: no link back
+        # to it, no other branch or tag (their objects stay, unreachable).
+        self.git(*bare, "config", "--remove-section", "remote.origin")
+        refs = self.git(*bare, "for-each-ref", "--format=%(refname)").split("\n")
+        doomed = "".join(f"delete {ref}\n" for ref in refs if ref and ref != "refs/heads/main")
+        if doomed:
+            self.git(*bare, "update-ref", "--stdin", stdin=doomed.encode())
+        self.git(*bare, "update-ref", "refs/heads/main", sha)
+        self.git(*bare, "symbolic-ref", "HEAD", "refs/heads/main")
+        # The workspace fetches `main` alone: the commit and its history, nothing else.
+        self.git("init", "--quiet", "--template=")
+        self.git("remote", "add", "origin", origin)
+        self.git(
+            "fetch",
+            "--quiet",
+            "--no-tags",
+            "--no-recurse-submodules",
+            "origin",
+            "refs/heads/main:refs/remotes/origin/main",
+            extra_env={"GIT_LFS_SKIP_SMUDGE": "1"},
+            timeout=timeout,
+        )
+        self.git(
+            "checkout",
+            "--quiet",
+            "--no-track",
+            "--no-recurse-submodules",
+            "-B",
+            "main",
+            "refs/remotes/origin/main",
+            extra_env={"GIT_LFS_SKIP_SMUDGE": "1"},
+            timeout=timeout,
+        )
+        return WorkspaceSource(repo=repo, commit=sha, ref=commit)
 
     # -- lifecycle -------------------------------------------------------------------
     def close(self) -> None:
@@ -201,6 +333,7 @@ class Sandbox:
             "GIT_CONFIG_NOSYSTEM": "1",
             "GIT_CONFIG_GLOBAL": os.devnull,
             "GIT_TERMINAL_PROMPT": "0",
+            "GIT_ALLOW_PROTOCOL": _LOCAL_PROTOCOLS,
             "GIT_AUTHOR_NAME": AUTHOR_NAME,
             "GIT_AUTHOR_EMAIL": AUTHOR_EMAIL,
             "GIT_COMMITTER_NAME": AUTHOR_NAME,
@@ -209,8 +342,16 @@ class Sandbox:
             "GIT_COMMITTER_DATE": stamp,
         }
 
-    def git(self, *args: str, extra_env: dict[str, str] | None = None) -> str:
-        """Run git in the workspace and return stdout; raise `GitError` on failure."""
+    def git(
+        self,
+        *args: str,
+        extra_env: dict[str, str] | None = None,
+        timeout: float | None = None,
+        stdin: bytes | None = None,
+    ) -> str:
+        """Run git in the workspace and return stdout; raise `GitError` on failure (or
+        when it takes longer than `timeout` seconds, by default `GIT_TIMEOUT_S`)."""
+        timeout = GIT_TIMEOUT_S if timeout is None else timeout
         if args and args[0] == "commit":
             self._ticks += 1
         cmd = ["git"]
@@ -223,19 +364,17 @@ class Sandbox:
             [*cmd, *args],
             cwd=self.root,
             env=env,
-            stdin=subprocess.DEVNULL,
+            stdin=subprocess.DEVNULL if stdin is None else subprocess.PIPE,
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
             start_new_session=True,
         )
+        name = next((a for a in args if not a.startswith("-") and a != str(self.remote)), "")
         try:
-            out, err = proc.communicate(timeout=GIT_TIMEOUT_S)
+            out, err = proc.communicate(stdin, timeout=timeout)
         except subprocess.TimeoutExpired:
             _kill_group(proc)
-            raise GitError(
-                f"git {args[0] if args else ''} took longer than {GIT_TIMEOUT_S:g} s and was "
-                "stopped"
-            ) from None
+            raise GitError(f"git {name} took longer than {timeout:g} s and was stopped") from None
         except BaseException:
             _kill_group(proc)
             raise
@@ -244,7 +383,7 @@ class Sandbox:
             message = (err.decode("utf-8", "replace") or stdout).strip()
             if len(message) > MAX_GIT_ERROR_CHARS:
                 message = message[:MAX_GIT_ERROR_CHARS] + " (message clipped)"
-            raise GitError(message or f"git {args[0] if args else ''} failed")
+            raise GitError(message or f"git {name} failed")
         return stdout
 
     def head(self) -> str:
@@ -278,6 +417,11 @@ class Sandbox:
         """Tree id of the working files (tracked or not), leaving the real index alone."""
         index = self._base / "snapshot.index"
         index.unlink(missing_ok=True)
+        # Starting from a copy of the real index keeps tracked files that a .gitignore
+        # matches (common in a real repository), and its stat data spares re-reading
+        # unchanged files; copy2 keeps its time, which git's racy-file check relies on.
+        with contextlib.suppress(FileNotFoundError):
+            shutil.copy2(self.root / ".git" / "index", index)
         env = {"GIT_INDEX_FILE": str(index)}
         self.git("add", "--all", extra_env=env)
         return self.git("write-tree", extra_env=env).strip()

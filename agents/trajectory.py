@@ -177,6 +177,14 @@ class TurnRecord(BaseModel):
         )
 
 
+class WorkspaceSource(BaseModel):
+    """The repository a run's workspace was cloned from (its scenario's `workspace.repo`)."""
+
+    repo: str  # what was cloned: an absolute path or a URL
+    commit: Annotated[str, Field(pattern=r"^[0-9a-f]{40}([0-9a-f]{24})?$")]  # the full sha
+    ref: str  # the commit as the scenario names it: a sha, tag or branch
+
+
 class Trajectory(BaseModel):
     schema_version: Count = SCHEMA_VERSION
     run_id: Annotated[str, Field(min_length=1)]
@@ -202,6 +210,8 @@ class Trajectory(BaseModel):
     repeat: Count
     versions: dict[str, str] = {}
     workspace: str | None = None  # set only when the workspace was kept
+    # Set when the scenario starts from a repository (scenario files go on top of it).
+    workspace_source: WorkspaceSource | None = None
     started_at: str
     finished_at: str
     status: Literal["ok", "error"]

@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import os
 import stat
+import subprocess
 from collections.abc import Iterable
 from pathlib import Path
 
@@ -18,10 +19,15 @@ from stickiness.scenarios.errors import (
     shown,
     shown_path,
 )
-from stickiness.scenarios.model import Scenario
+from stickiness.scenarios.model import Scenario, repo_kind
 from stickiness.scenarios.yaml_limits import LIMITS, YamlError, load_yaml
 
 __all__ = ["ScenarioError", "builtin_scenario_dir", "load_scenario", "load_scenarios"]
+
+# Asking git whether a folder is a repository takes milliseconds; more means a stuck
+# file system.
+_GIT_CHECK_TIMEOUT_S = 20.0
+_MAX_GIT_WORDS = 200
 
 
 def builtin_scenario_dir() -> Path:
@@ -63,7 +69,58 @@ def load_scenario(path: str | Path) -> Scenario:
         raise ScenarioError(report(path, wrong, total))
     scenario._source = str(path)
     scenario._sha256 = hashlib.sha256(raw).hexdigest()
+    if (repo := scenario.workspace.repo) is not None:
+        # A URL is only read here (its scheme and form): nothing is fetched until a run.
+        location = scenario.workspace.repo_location(path.parent.resolve())
+        if repo_kind(repo) == "path" and (problem := _repository_problem(Path(location))):
+            line = f"field workspace.repo: {shown(repo)} ({shown_path(location)}) {problem}"
+            raise ScenarioError(report(path, [line]))
+        scenario._repo = location
     return scenario
+
+
+def _repository_problem(folder: Path) -> str | None:
+    """Why `folder` is not the top of a git repository (a work tree or a bare
+    repository), or None when it is. git reads it without changing anything, with
+    none of the user's git configuration and no hooks."""
+    if not folder.exists():
+        return "does not exist; expected a git repository"
+    if not folder.is_dir():
+        return "is not a folder; expected a git repository"
+    env = {
+        "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
+        "HOME": os.devnull,
+        "LC_ALL": "C",
+        "GIT_CONFIG_NOSYSTEM": "1",
+        "GIT_CONFIG_GLOBAL": os.devnull,
+        # git looks no higher than the folder itself: a folder inside a repository is
+        # not one.
+        "GIT_CEILING_DIRECTORIES": str(folder.parent),
+    }
+    cmd = ["git", "-c", "core.hooksPath=/dev/null", "-c", "core.fsmonitor=false"]
+    try:
+        done = subprocess.run(
+            [*cmd, "rev-parse", "--git-dir"],
+            cwd=folder,
+            env=env,
+            stdin=subprocess.DEVNULL,
+            capture_output=True,
+            timeout=_GIT_CHECK_TIMEOUT_S,
+            check=False,
+        )
+    except subprocess.TimeoutExpired:
+        return f"could not be read by git within {_GIT_CHECK_TIMEOUT_S:g} s"
+    except OSError as exc:
+        return f"could not be checked: git did not start ({exc.strerror})"
+    if done.returncode == 0:
+        return None
+    words = " ".join(done.stderr.decode("utf-8", "replace").split())
+    if len(words) > _MAX_GIT_WORDS:
+        words = words[: _MAX_GIT_WORDS - 3] + "..."
+    return (
+        "is not a git repository; expected the top folder of a repository or a bare "
+        f"repository (git: {words or 'no reason given'})"
+    )
 
 
 def _scenario_files(paths: Iterable[str | Path]) -> list[Path]:

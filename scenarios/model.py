@@ -9,7 +9,9 @@ from __future__ import annotations
 
 import random
 import re
+from pathlib import Path
 from typing import Annotated, Literal
+from urllib.parse import urlsplit
 
 from pydantic import (
     AfterValidator,
@@ -116,6 +118,97 @@ def _check_var_value(value: str) -> str:
     return value
 
 
+# A workspace's repository: a local path or one of these kinds of URL. Anything else
+# (http://, git://, a remote helper such as `ext::`) is refused when the file is loaded.
+REPO_SCHEMES = ("https", "ssh", "file")
+_REPO_EXPECTED = (
+    "expected a local path (relative to the scenario file's folder) or a URL: "
+    "https://HOST/PATH, ssh://[USER@]HOST/PATH, USER@HOST:PATH or file:///PATH"
+)
+# `[USER@]HOST:PATH`, git's scp-like form: a ':' before the first '/'. Names start with
+# a letter or digit, so none can pass for an ssh option.
+_SCP = re.compile(
+    r"(?:[A-Za-z0-9][A-Za-z0-9._-]*@)?(?:[A-Za-z0-9][A-Za-z0-9.-]*|\[[0-9A-Fa-f:.]+\]):(?!:).+"
+)
+_HOST = re.compile(r"[A-Za-z0-9][A-Za-z0-9.-]*|[0-9A-Fa-f:.]+")  # urlsplit drops [ ]
+# A commit sha (full or abbreviated), a tag or a branch name; revision expressions
+# (`HEAD~2`, `main@{1}`) and anything git could read as an option are refused.
+_COMMIT = re.compile(r"[A-Za-z0-9_][A-Za-z0-9._/+-]{0,254}")
+_COMMIT_EXPECTED = (
+    "expected a commit sha (full or abbreviated), a tag or a branch name: letters, "
+    "digits and . _ / + -, starting with a letter, digit or _, no '..', '//' or "
+    "trailing '/' or '.'"
+)
+
+
+def repo_kind(repo: str) -> Literal["url", "path"]:
+    """Whether git reads `repo` as a URL (`SCHEME://...`, `[USER@]HOST:PATH`) or as
+    a local path, by git's own rule: a ':' before the first '/' makes an scp-like URL."""
+    if "://" in repo:
+        return "url"
+    colon, slash = repo.find(":"), repo.find("/")
+    return "url" if colon > 0 and (slash < 0 or colon < slash) else "path"
+
+
+def _check_repo(repo: str) -> str:
+    if PLACEHOLDER.search(repo):
+        raise ValueError(
+            f"the repository is fixed: expected no ${{...}} template value, got {shown(repo)}"
+        )
+    if not repo.strip() or _CONTROL.search(repo):
+        raise ValueError(f"{_REPO_EXPECTED}; got {shown(repo)} (empty or control characters)")
+    if repo_kind(repo) == "path":
+        return repo
+    if "://" not in repo:
+        if not _SCP.fullmatch(repo) or any(c.isspace() for c in repo):
+            raise ValueError(
+                f"{_REPO_EXPECTED}; got {shown(repo)} (write ./ before a path with ':')"
+            )
+        return repo
+    scheme = repo.split("://", 1)[0].lower()
+    if scheme not in REPO_SCHEMES:
+        raise ValueError(f"{_REPO_EXPECTED}; got scheme {shown(scheme)} in {shown(repo)}")
+    if any(c.isspace() for c in repo):
+        raise ValueError(f"{_REPO_EXPECTED}; got spaces in the URL {shown(repo)}")
+    try:
+        url = urlsplit(repo)
+        url.port  # noqa: B018 - raises on a malformed port
+    except ValueError:
+        raise ValueError(f"{_REPO_EXPECTED}; got a malformed URL {shown(repo)}") from None
+    if scheme == "file":
+        if url.netloc or not url.path.startswith("/"):
+            raise ValueError(f"expected file:///ABSOLUTE/PATH, got {shown(repo)}")
+        return repo
+    if not url.hostname or not _HOST.fullmatch(url.hostname):
+        raise ValueError(f"{_REPO_EXPECTED}; got no valid host in {shown(repo)}")
+    # Credentials in a scenario file would end up in every trajectory; and git is given
+    # none of the user's own (its environment is scrubbed).
+    if url.password is not None or (scheme == "https" and url.username is not None):
+        raise ValueError(
+            "expected a URL without credentials (no USER:PASSWORD@ or TOKEN@): they would be "
+            "recorded with every run; clone a private repository yourself and give the "
+            "path of the copy"
+        )
+    if url.username is not None and not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9._-]*", url.username):
+        raise ValueError(f"{_REPO_EXPECTED}; got the user name {shown(url.username)}")
+    return repo
+
+
+def _check_commit(commit: str) -> str:
+    if PLACEHOLDER.search(commit):
+        raise ValueError(
+            f"the commit is fixed: expected no ${{...}} template value, got {shown(commit)}"
+        )
+    if (
+        not _COMMIT.fullmatch(commit)
+        or ".." in commit
+        or "//" in commit
+        or commit.endswith(("/", ".", ".lock"))
+    ):
+        raise ValueError(f"{_COMMIT_EXPECTED}; got {shown(commit)}")
+    return commit
+
+
 def _as_list(value: object) -> object:
     return [value] if isinstance(value, str) else value
 
@@ -179,9 +272,28 @@ class Turn(BaseModel):
 
 
 class Workspace(BaseModel):
+    """The repository a run starts from: `files` alone (one commit, "Initial state"),
+    or a clone of `repo` at `commit` with its history, `files` (if any) written on top
+    and committed as "Scenario files"."""
+
     model_config = ConfigDict(extra="forbid", frozen=True)
 
+    # A local path (relative to the scenario file's folder) or a URL; checked when the
+    # file is loaded, cloned when a run starts.
+    repo: Annotated[str, AfterValidator(_check_repo)] | None = None
+    # Required with `repo`: a sha (full or abbreviated), a tag or a branch, resolved to
+    # a full sha when the run starts (and recorded in the trajectory).
+    commit: Annotated[str, AfterValidator(_check_commit)] | None = None
     files: dict[RelativePath, str] = {}
+
+    def repo_location(self, folder: Path) -> str | None:
+        """What to clone: the URL as written, or the local path made absolute (a
+        relative one is read from `folder`, `~` is the user's home); None without repo."""
+        if self.repo is None:
+            return None
+        if repo_kind(self.repo) == "url":
+            return self.repo
+        return str((folder / Path(self.repo).expanduser()).resolve())
 
 
 class Scenario(BaseModel):
@@ -210,6 +322,7 @@ class Scenario(BaseModel):
 
     _source: str = PrivateAttr(default="")
     _sha256: str = PrivateAttr(default="")
+    _repo: str | None = PrivateAttr(default=None)
 
     @model_validator(mode="after")
     def _consistent(self) -> Scenario:
@@ -220,6 +333,16 @@ class Scenario(BaseModel):
             )
         if self.arm == "control" and self.control:
             raise ValueError("a control scenario names no control of its own; remove 'control'")
+        if self.workspace.repo is not None and self.workspace.commit is None:
+            raise ValueError(
+                "field workspace.commit: required with workspace.repo; expected the commit "
+                "to start from: a sha (full or abbreviated), a tag or a branch"
+            )
+        if self.workspace.commit is not None and self.workspace.repo is None:
+            raise ValueError(
+                "field workspace.commit: given without workspace.repo; expected "
+                "workspace.repo, the repository the commit is in (or no commit)"
+            )
         self._check_placeholders()
         declared: dict[str, int] = {}
         for j, d in enumerate(self.detectors):
@@ -344,6 +467,7 @@ class Scenario(BaseModel):
             wrong = [self._blame(template, loc, why, picks) for loc, why in problems(exc)]
             return None, wrong, exc.error_count()
         rendered._source, rendered._sha256 = self._source, self._sha256
+        rendered._repo = self._repo
         return rendered, [], 0
 
     def _blame(
@@ -377,6 +501,16 @@ class Scenario(BaseModel):
     @property
     def source(self) -> str:
         return self._source
+
+    @property
+    def workspace_repo(self) -> str | None:
+        """The repository a run clones (a URL, or an absolute path: a relative one is
+        read from the scenario file's folder), or None when the workspace is `files`
+        alone."""
+        if self._repo is not None or self.workspace.repo is None:
+            return self._repo
+        folder = Path(self._source).parent if self._source else Path.cwd()
+        return self.workspace.repo_location(folder)
 
     @property
     def sha256(self) -> str:
