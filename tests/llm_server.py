@@ -1,8 +1,20 @@
-"""A small HTTP server on 127.0.0.1 speaking the OpenAI Chat Completions and Anthropic
-Messages wire formats, scripted per test, recording every request it receives.
+"""A small HTTP server on 127.0.0.1 speaking the OpenAI Chat Completions, OpenAI Responses
+and Anthropic Messages wire formats, scripted per test, recording every request it receives.
 
 The official SDKs talk to it exactly as to the real services (they use httpx2, which
-request-mocking libraries do not see). Also used by the concurrency benchmark.
+request-mocking libraries do not see). Also used by the concurrency benchmark, and by the
+real agent CLIs (Claude Code, Codex CLI; see tests/scripted_agents.py).
+
+Streaming: a request with `"stream": true` gets the reply as server-sent events, encoded
+from the same scripted body a non-streamed request gets (`anthropic_reply`,
+`openai_reply`, `responses_reply`), so one scripted reply serves both. An error reply
+(status >= 400) is sent as JSON either way, as the real services do. A `str` body is sent
+as it is (with an event-stream content type when the request asked for a stream), for
+malformed replies.
+
+Recorded: `server.requests` holds every API call ({"api", "method", "path", "headers",
+"body"}); `server.probes` holds the other requests (`HEAD /`, unknown routes), which get
+an empty 200 (HEAD, GET /) or a 404.
 """
 
 from __future__ import annotations
@@ -16,8 +28,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
-OPENAI, ANTHROPIC = "openai", "anthropic"
-PATHS = {"/v1/chat/completions": OPENAI, "/v1/messages": ANTHROPIC}
+OPENAI, ANTHROPIC, RESPONSES = "openai", "anthropic", "responses"
+PATHS = {"/v1/chat/completions": OPENAI, "/v1/messages": ANTHROPIC, "/v1/responses": RESPONSES}
 
 
 @dataclass
@@ -67,12 +79,16 @@ def anthropic_reply(
     tokens_out: int = 9,
     cache_read: int = 0,
     cache_write: int = 0,
+    message_id: str = "msg_test",
 ) -> Reply:
+    """A Messages API reply: `text` (if any), then one tool_use block per (id, name, input).
+    Give each reply of a conversation its own `message_id` when a client keeps history:
+    Claude Code joins consecutive assistant messages that share an id into one."""
     content = [{"type": "text", "text": text}] if text else []
     content += [{"type": "tool_use", "id": i, "name": n, "input": a} for i, n, a in uses]
     return Reply(
         body={
-            "id": "msg_test",
+            "id": message_id,
             "type": "message",
             "role": "assistant",
             "model": "test",
@@ -84,6 +100,67 @@ def anthropic_reply(
                 "output_tokens": tokens_out,
                 "cache_creation_input_tokens": cache_write,
                 "cache_read_input_tokens": cache_read,
+            },
+        }
+    )
+
+
+def responses_reply(
+    text: str | None = None,
+    calls: list[tuple[str, str, str]] = (),
+    tokens_in: int = 30,
+    tokens_out: int = 11,
+    cached: int = 0,
+    reasoning: int = 0,
+    items: list[dict] = (),
+    response_id: str = "resp_test",
+) -> Reply:
+    """A finished OpenAI Responses API reply: an assistant `message` with `text` (if any),
+    then one `function_call` item per (call_id, name, arguments_json), then any raw
+    `items` (for item types not built here). The body is the non-streamed response
+    object; streamed requests get it as events (`responses_events`)."""
+    output: list[dict] = []
+    if text:
+        output.append(
+            {
+                "id": f"msg_{response_id}",
+                "type": "message",
+                "status": "completed",
+                "role": "assistant",
+                "content": [{"type": "output_text", "text": text, "annotations": []}],
+            }
+        )
+    output += [
+        {
+            "id": f"fc_{call_id}",
+            "type": "function_call",
+            "status": "completed",
+            "call_id": call_id,
+            "name": name,
+            "arguments": arguments,
+        }
+        for call_id, name, arguments in calls
+    ]
+    output += list(items)
+    return Reply(
+        body={
+            "id": response_id,
+            "object": "response",
+            "created_at": 0,
+            "status": "completed",
+            "model": "test",
+            "output": output,
+            "parallel_tool_calls": True,
+            "tool_choice": "auto",
+            "tools": [],
+            "error": None,
+            "incomplete_details": None,
+            "usage": {
+                "input_tokens": tokens_in,
+                "input_tokens_details": {"cached_tokens": cached},
+                "output_tokens": tokens_out,
+                "output_tokens_details": {"reasoning_tokens": reasoning},
+                "total_tokens": tokens_in + tokens_out,
             },
         }
     )
@@ -102,6 +179,13 @@ def error_reply(
 
 def simple_agent(api: str, body: dict) -> Reply:
     """A well-behaved model: writes a note for each user turn, then says it is done."""
+    if api == RESPONSES:
+        items = [i for i in body["input"] if isinstance(i, dict)]
+        if items and items[-1].get("type") == "function_call_output":
+            return responses_reply("Done: wrote notes.md.")
+        turn = sum(i.get("role") == "user" for i in items)
+        args = json.dumps({"path": "notes.md", "content": f"note {turn}\n"})
+        return responses_reply(None, [(f"call_{turn}", "write_file", args)])
     last = body["messages"][-1]
     if api == OPENAI:
         if last["role"] == "tool":
@@ -121,6 +205,159 @@ def simple_agent(api: str, body: dict) -> Reply:
     return anthropic_reply(
         None, [(f"toolu_{turn}", "write_file", {"path": "notes.md", "content": f"note {turn}\n"})]
     )
+
+
+# --- server-sent events -------------------------------------------------------------------
+
+
+def sse(event: str | None, data: dict) -> str:
+    """One server-sent event (the `event:` line is left out when `event` is None)."""
+    head = f"event: {event}\n" if event else ""
+    return f"{head}data: {json.dumps(data)}\n\n"
+
+
+def _pieces(text: str, size: int = 24) -> list[str]:
+    """Text cut into deltas, as a real stream delivers it (at least one, maybe empty)."""
+    return [text[i : i + size] for i in range(0, len(text), size)] or [""]
+
+
+def anthropic_events(message: dict) -> str:
+    """A Messages API body as the stream the API sends for it: message_start, per content
+    block content_block_start / _delta... / _stop (text_delta, input_json_delta,
+    thinking_delta + signature_delta), message_delta (stop_reason, usage), message_stop."""
+    usage = dict(message.get("usage") or {})
+    start = {**message, "content": [], "stop_reason": None, "stop_sequence": None}
+    start["usage"] = {**usage, "output_tokens": min(1, usage.get("output_tokens", 0))}
+    out = [sse("message_start", {"type": "message_start", "message": start})]
+    for index, block in enumerate(message.get("content") or []):
+        kind = block["type"]
+        if kind == "text":
+            opening, deltas = (
+                {"type": "text", "text": ""},
+                [{"type": "text_delta", "text": p} for p in _pieces(block["text"])],
+            )
+        elif kind == "tool_use":
+            opening = {"type": "tool_use", "id": block["id"], "name": block["name"], "input": {}}
+            deltas = [
+                {"type": "input_json_delta", "partial_json": p}
+                for p in _pieces(json.dumps(block["input"]))
+            ]
+        elif kind == "thinking":
+            opening = {"type": "thinking", "thinking": "", "signature": ""}
+            deltas = [{"type": "thinking_delta", "thinking": p} for p in _pieces(block["thinking"])]
+            deltas.append({"type": "signature_delta", "signature": block.get("signature", "")})
+        else:  # sent whole (redacted_thinking, server tool results...)
+            opening, deltas = block, []
+        out.append(
+            sse(
+                "content_block_start",
+                {"type": "content_block_start", "index": index, "content_block": opening},
+            )
+        )
+        if index == 0:
+            out.append(sse("ping", {"type": "ping"}))
+        out += [
+            sse("content_block_delta", {"type": "content_block_delta", "index": index, "delta": d})
+            for d in deltas
+        ]
+        out.append(sse("content_block_stop", {"type": "content_block_stop", "index": index}))
+    delta = {"stop_reason": message.get("stop_reason"), "stop_sequence": None}
+    out.append(sse("message_delta", {"type": "message_delta", "delta": delta, "usage": usage}))
+    out.append(sse("message_stop", {"type": "message_stop"}))
+    return "".join(out)
+
+
+def responses_events(response: dict) -> str:
+    """A Responses API object as the stream the API sends for it: response.created,
+    response.in_progress, per output item output_item.added, its deltas
+    (content_part / output_text, function_call_arguments), output_item.done, then
+    response.completed carrying the whole response with its usage."""
+    seq = iter(range(1_000_000))
+
+    def ev(kind: str, **fields: object) -> str:
+        return sse(kind, {"type": kind, "sequence_number": next(seq), **fields})
+
+    pending = {**response, "status": "in_progress", "output": [], "usage": None}
+    out = [ev("response.created", response=pending), ev("response.in_progress", response=pending)]
+    for n, item in enumerate(response.get("output") or []):
+        item_id = item.get("id", f"item_{n}")
+        at = {"item_id": item_id, "output_index": n}
+        if item["type"] == "message":
+            out.append(
+                ev(
+                    "response.output_item.added",
+                    output_index=n,
+                    item={**item, "status": "in_progress", "content": []},
+                )
+            )
+            for c, part in enumerate(item["content"]):
+                text = part.get("text", "")
+                empty = {**part, "text": ""}
+                out.append(ev("response.content_part.added", **at, content_index=c, part=empty))
+                out += [
+                    ev("response.output_text.delta", **at, content_index=c, delta=p, logprobs=[])
+                    for p in _pieces(text)
+                ]
+                out.append(
+                    ev("response.output_text.done", **at, content_index=c, text=text, logprobs=[])
+                )
+                out.append(ev("response.content_part.done", **at, content_index=c, part=part))
+        elif item["type"] == "function_call":
+            added = {**item, "status": "in_progress", "arguments": ""}
+            out.append(ev("response.output_item.added", output_index=n, item=added))
+            out += [
+                ev("response.function_call_arguments.delta", **at, delta=p)
+                for p in _pieces(item["arguments"])
+            ]
+            out.append(
+                ev("response.function_call_arguments.done", **at, arguments=item["arguments"])
+            )
+        else:
+            out.append(ev("response.output_item.added", output_index=n, item=item))
+        out.append(ev("response.output_item.done", output_index=n, item=item))
+    out.append(ev("response.completed", response=response))
+    return "".join(out)
+
+
+def openai_chunks(completion: dict, include_usage: bool) -> str:
+    """A Chat Completions body as `chat.completion.chunk` events: the role, the content
+    in pieces, each tool call (id and name first, then its arguments in pieces), the
+    finish reason, the usage chunk when asked for (stream_options.include_usage), [DONE]."""
+    (choice,) = completion["choices"]
+    message = choice["message"]
+    base = {k: completion[k] for k in ("id", "created", "model")}
+    base["object"] = "chat.completion.chunk"
+
+    def chunk(delta: dict, finish: str | None = None) -> str:
+        choices = [{"index": 0, "delta": delta, "finish_reason": finish}]
+        return sse(None, {**base, "choices": choices})
+
+    out = [chunk({"role": "assistant", "content": ""})]
+    if message.get("content"):
+        out += [chunk({"content": p}) for p in _pieces(message["content"])]
+    for n, call in enumerate(message.get("tool_calls") or []):
+        fn = call["function"]
+        head = {"index": n, "id": call["id"], "type": "function"}
+        out.append(chunk({"tool_calls": [{**head, "function": {"name": fn["name"]}}]}))
+        out += [
+            chunk({"tool_calls": [{"index": n, "function": {"arguments": p}}]})
+            for p in _pieces(fn["arguments"])
+        ]
+    out.append(chunk({}, choice["finish_reason"]))
+    if include_usage:
+        out.append(sse(None, {**base, "choices": [], "usage": completion["usage"]}))
+    out.append("data: [DONE]\n\n")
+    return "".join(out)
+
+
+def stream_of(api: str, body: dict, request: dict) -> str:
+    """The scripted body of a reply as the stream `api` sends for it."""
+    if api == ANTHROPIC:
+        return anthropic_events(body)
+    if api == RESPONSES:
+        return responses_events(body)
+    include_usage = bool((request.get("stream_options") or {}).get("include_usage"))
+    return openai_chunks(body, include_usage)
 
 
 @dataclass
@@ -147,7 +384,7 @@ class Faults:
         if kind == "timeout":
             return simple_reply_after(self.timeout_delay)
         status = int(kind)
-        if status == 529 and api == OPENAI:
+        if status == 529 and api != ANTHROPIC:
             status = 503  # OpenAI-compatible servers say overloaded with 503
         headers = {"retry-after-ms": str(self.retry_after_ms)} if status == 429 else {}
         return error_reply(status, f"injected {kind}", headers, api=api)
@@ -174,8 +411,9 @@ class FakeLLMServer:
         self.default = default
         self.latency = latency
         self.faults = faults
-        self.requests: list[dict] = []  # {"api", "path", "headers", "body"}
-        self._script: dict[str, deque[Reply]] = {OPENAI: deque(), ANTHROPIC: deque()}
+        self.requests: list[dict] = []  # {"api", "method", "path", "headers", "body"}
+        self.probes: list[dict] = []  # other requests: {"method", "path", "headers", "body"}
+        self._script: dict[str, deque[Reply]] = {api: deque() for api in PATHS.values()}
         self._lock = threading.Lock()
         self._httpd = ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
         self._httpd.daemon_threads = True
@@ -193,6 +431,11 @@ class FakeLLMServer:
     def anthropic_url(self) -> str:
         return f"http://127.0.0.1:{self.port}"
 
+    @property
+    def responses_url(self) -> str:
+        """The base URL for Responses API clients (the openai SDK, Codex's `base_url`)."""
+        return f"http://127.0.0.1:{self.port}/v1"
+
     def queue(self, api: str, *replies: Reply) -> None:
         with self._lock:
             self._script[api].extend(replies)
@@ -208,9 +451,11 @@ class FakeLLMServer:
         self._httpd.shutdown()
         self._httpd.server_close()
 
-    def _next(self, api: str, body: dict, headers: dict) -> Reply:
+    def _next(self, api: str, body: dict, headers: dict, path: str = "") -> Reply:
         with self._lock:
-            self.requests.append({"api": api, "body": body, "headers": headers})
+            self.requests.append(
+                {"api": api, "method": "POST", "path": path, "body": body, "headers": headers}
+            )
             if self._script[api]:
                 return self._script[api].popleft()
             fault = self.faults.draw(api) if self.faults else None
@@ -228,30 +473,71 @@ class FakeLLMServer:
             def log_message(self, *args: object) -> None:  # keep test output clean
                 pass
 
+            def _probe(self, body: bytes = b"") -> None:
+                headers = {k.lower(): v for k, v in self.headers.items()}
+                text = body.decode(errors="replace")
+                with server._lock:
+                    seen = {"method": self.command, "path": self.path}
+                    server.probes.append({**seen, "headers": headers, "body": text})
+
+            def do_HEAD(self) -> None:  # noqa: N802 - Claude Code checks the host is there
+                self._probe()
+                self._send(Reply(200 if self.path == "/" else 404, ""), head=True)
+
+            def do_GET(self) -> None:  # noqa: N802
+                self._probe()
+                self._send(Reply(200, "") if self.path == "/" else self._no_route())
+
+            def _no_route(self) -> Reply:
+                return Reply(404, {"error": {"message": f"no route {self.path}"}})
+
             def do_POST(self) -> None:  # noqa: N802 - http.server's naming
                 api = PATHS.get(self.path.split("?")[0])
                 length = int(self.headers.get("content-length", 0))
                 raw = self.rfile.read(length)
                 if api is None:
-                    reply = Reply(404, {"error": {"message": f"no route {self.path}"}})
-                else:
-                    body = json.loads(raw)
-                    headers = {k.lower(): v for k, v in self.headers.items()}
-                    reply = server._next(api, body, headers)
-                    if callable(reply.body):  # a reply built from the request (an echo)
-                        reply = Reply(reply.status, reply.body(headers), reply.headers)
+                    self._probe(raw)
+                    self._send(self._no_route())
+                    return
+                body = json.loads(raw)
+                headers = {k.lower(): v for k, v in self.headers.items()}
+                reply = server._next(api, body, headers, self.path)
+                if callable(reply.body):  # a reply built from the request (an echo)
+                    reply = Reply(reply.status, reply.body(headers), reply.headers, reply.delay)
                 if reply.delay or server.latency:
                     time.sleep(reply.delay or server.latency)
-                data = reply.body if isinstance(reply.body, str) else json.dumps(reply.body)
+                stream = body.get("stream") is True if isinstance(body, dict) else False
+                self._send(reply, stream=stream, api=api, request=body)
+
+            def _send(
+                self,
+                reply: Reply,
+                stream: bool = False,
+                api: str = "",
+                request: dict | None = None,
+                head: bool = False,
+            ) -> None:
+                kind = "application/json"
+                if isinstance(reply.body, str):
+                    data = reply.body
+                    if stream:
+                        kind = "text/event-stream"
+                elif stream and reply.status < 400:
+                    data, kind = stream_of(api, reply.body, request or {}), "text/event-stream"
+                else:
+                    data = json.dumps(reply.body)
                 payload = data.encode()
                 try:
                     self.send_response(reply.status)
-                    self.send_header("content-type", "application/json")
+                    self.send_header("content-type", kind)
                     self.send_header("content-length", str(len(payload)))
+                    if kind == "text/event-stream":
+                        self.send_header("cache-control", "no-cache")
                     for k, v in reply.headers.items():
                         self.send_header(k, v)
                     self.end_headers()
-                    self.wfile.write(payload)
+                    if not head:
+                        self.wfile.write(payload)
                 except (BrokenPipeError, ConnectionResetError):
                     pass  # the client gave up (a timeout test)
 
