@@ -25,9 +25,10 @@ On commit-then-revoke: steady commits in turn 1 only, sticky in all five turns.
 
 Launching (helpers at the end of this module): cwd and PWD = the sandbox, stdin closed, a
 private HOME (and TMPDIR: Claude Code keeps `claude-<uid>/` and `cc-socks/` there, Codex its
-`codex-bwrap-synthetic-mount-targets-<uid>/` and `codex-daemon-<uid>/`; without it they land
-in /tmp and outlive the run), CODEX_HOME for Codex, a repository-local git identity (the private
-HOME has no global one), a wall-clock limit, the process group reaped afterwards.
+`codex-bwrap-synthetic-mount-targets-<uid>/`; without it they land in /tmp and outlive the
+run; Codex makes an empty /tmp/codex-daemon-<uid>/ whatever TMPDIR says), CODEX_HOME for
+Codex, a repository-local git identity (the private HOME has no global one), a wall-clock
+limit, the process group reaped afterwards.
 
 Claude Code 2.1.332 (`claude -p PROMPT --model claude-sonnet-4-5 --output-format
 stream-json --verbose --permission-mode acceptEdits --allowedTools "Bash Write Edit Read"`,
