@@ -38,6 +38,7 @@ class ClaudeCodeAgent(ExternalAgent):
                 f"{', '.join(PERMISSION_MODES)}"
             )
         self.allowed_tools = spec.param("allowed_tools", DEFAULT_TOOLS)
+        self._session_cost = 0.0
 
     def mode(self) -> dict:
         return {"permission_mode": self.permission_mode, "allowed_tools": self.allowed_tools}
@@ -102,6 +103,12 @@ class ClaudeCodeAgent(ExternalAgent):
                 final = event
         if final is not None:
             _apply_result(turn, final)
+            if turn.cost_usd is not None:
+                # Claude Code reports the session's cost so far, across resumes.
+                turn.cost_usd, self._session_cost = (
+                    turn.cost_usd - self._session_cost,
+                    turn.cost_usd,
+                )
             if final.get("is_error"):
                 turn.error = self.failure(result, f"ended in error: {text_of(final.get('result'))}")
         elif result.returncode is not None:
@@ -133,7 +140,7 @@ def _apply_result(turn: AgentTurn, final: dict) -> None:
     turn.cache_read_tokens = int(usage.get("cache_read_input_tokens") or 0)
     turn.cache_write_tokens = int(usage.get("cache_creation_input_tokens") or 0)
     if isinstance(final.get("total_cost_usd"), int | float):
-        turn.cost_usd = float(final["total_cost_usd"])
+        turn.cost_usd = float(final["total_cost_usd"])  # the session's, so far
     # A denied call: the permission layer stopped it, which the record must say.
     denied = {str(d.get("tool_use_id")) for d in final.get("permission_denials") or []}
     for m in turn.messages:

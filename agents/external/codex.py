@@ -1,5 +1,7 @@
 """`codex:<model>`: the OpenAI Codex CLI, one `codex exec --json` process per turn,
-resumed by thread id, its JSONL events turned into the turn's messages.
+resumed by thread id. The turn's messages come from Codex's own session log (its
+`rollout-*.jsonl`), which holds every call and result, also those its event stream
+leaves out (a command its sandbox refused); the stream gives the thread id and errors.
 
 Spec parameters, besides base_url, key_env, home, project and bin: `sandbox`
 (workspace-write, Codex's own default, where `.git` is read-only so a commit fails and
@@ -12,13 +14,14 @@ written over it. AGENTS.md at the repository's root comes from `project=`.
 from __future__ import annotations
 
 import json
+import re
 import tomllib
 from pathlib import Path
 
 import tomli_w
 
 from stickiness.agents.external.base import AgentTurn, Cli, ExternalAgent
-from stickiness.agents.external.events import json_events
+from stickiness.agents.external.events import json_events, text_of
 from stickiness.agents.external.process import ProcessResult
 from stickiness.agents.models.base import ModelSpecError
 
@@ -38,6 +41,7 @@ class CodexAgent(ExternalAgent):
             raise ModelSpecError(
                 f"model {spec}: sandbox={self.sandbox}: expected one of {', '.join(SANDBOXES)}"
             )
+        self._log_offset = 0  # how much of Codex's session log earlier turns read
 
     def mode(self) -> dict:
         return {"sandbox": self.sandbox, "approval_policy": "never"}
@@ -98,70 +102,115 @@ class CodexAgent(ExternalAgent):
 
     def parse(self, result: ProcessResult) -> AgentTurn:
         turn = AgentTurn()
-        failed = None
+        failed, items = None, []
         for event in json_events(result.lines):
             kind = event.get("type")
             if kind == "thread.started" and event.get("thread_id"):
                 self.session_id = str(event["thread_id"])
             elif kind == "item.completed":
-                _add_item(turn, event.get("item") or {})
-            elif kind == "turn.completed":
-                usage = event.get("usage") or {}
-                cached = int(usage.get("cached_input_tokens") or 0)
-                turn.input_tokens += int(usage.get("input_tokens") or 0) - cached
-                turn.cache_read_tokens += cached
-                turn.output_tokens += int(usage.get("output_tokens") or 0)
+                items.append(event.get("item") or {})
             elif kind in ("turn.failed", "error"):
                 error = event.get("error") if kind == "turn.failed" else event
                 failed = str((error or {}).get("message") or kind)
+        # The session log holds every call, also those the event stream leaves out (a
+        # command its sandbox refused, such as a commit under a read-only .git).
+        if not self._read_session_log(turn):
+            for item in items:
+                _add_item(turn, item)
         if failed is not None:
             turn.error = self.failure(result, f"turn failed: {failed}")
         return turn
 
+    def _read_session_log(self, turn: AgentTurn) -> bool:
+        """This turn's part of Codex's own session log; False if there is none."""
+        path = self.transcript()
+        if path is None:
+            return False
+        with open(path, "rb") as fh:
+            fh.seek(self._log_offset)
+            data = fh.read()
+        # A line still being written is left for the next turn.
+        whole = data[: data.rfind(b"\n") + 1]
+        self._log_offset += len(whole)
+        for entry in json_events(whole.decode("utf-8", "replace").splitlines()):
+            payload = entry.get("payload")
+            if not isinstance(payload, dict):
+                continue
+            if entry.get("type") == "response_item":
+                _add_response_item(turn, payload)
+            elif entry.get("type") == "token_usage_record":
+                _add_usage(turn, payload.get("usage") or {})
+        return True
+
+
+_EXIT_CODE = re.compile(r"Process exited with code (-?\d+)")
+
+
+def _add_usage(turn: AgentTurn, usage: dict) -> None:
+    """One model response's tokens (the log has a record per response)."""
+    cached = int(usage.get("cached_input_tokens") or 0)
+    turn.input_tokens += int(usage.get("input_tokens") or 0) - cached
+    turn.cache_read_tokens += cached
+    turn.output_tokens += int(usage.get("output_tokens") or 0)
+    turn.model_calls += 1
+
+
+def _add_response_item(turn: AgentTurn, item: dict) -> None:
+    kind = item.get("type")
+    if kind == "message" and item.get("role") == "assistant":
+        text = text_of(
+            [{"type": "text", "text": b.get("text", "")} for b in item.get("content") or []]
+        )
+        turn.messages.append({"role": "assistant", "content": text})
+    elif kind in ("function_call", "custom_tool_call"):
+        arguments = item.get("arguments") if kind == "function_call" else item.get("input")
+        call = {"id": str(item.get("call_id")), "name": str(item.get("name")), "arguments": ""}
+        call["arguments"] = arguments if isinstance(arguments, str) else json.dumps(arguments)
+        turn.messages.append({"role": "assistant", "content": "", "tool_calls": [call]})
+    elif kind in ("function_call_output", "custom_tool_call_output"):
+        output = item.get("output")
+        text = output if isinstance(output, str) else text_of((output or {}).get("content"))
+        code = _EXIT_CODE.search(text)
+        name = next(
+            (
+                c["name"]
+                for m in reversed(turn.messages)
+                for c in m.get("tool_calls") or ()
+                if c["id"] == str(item.get("call_id"))
+            ),
+            "",
+        )
+        message = {"role": "tool", "tool_call_id": str(item.get("call_id")), "name": name}
+        message |= {"content": text, "is_error": bool(code) and code.group(1) != "0"}
+        if code:
+            message["exit_code"] = int(code.group(1))
+        turn.messages.append(message)
+
 
 def _call(turn: AgentTurn, item: dict, name: str, arguments: dict, result: str, ok: bool):
+    """A finished item as a tool call and its result; returns the result message."""
     call_id = str(item.get("id"))
-    turn.messages.append(
-        {
-            "role": "assistant",
-            "content": "",
-            "tool_calls": [
-                {
-                    "id": call_id,
-                    "name": name,
-                    "arguments": json.dumps(arguments, ensure_ascii=False),
-                }
-            ],
-        }
-    )
+    call = {"id": call_id, "name": name, "arguments": json.dumps(arguments, ensure_ascii=False)}
+    turn.messages.append({"role": "assistant", "content": "", "tool_calls": [call]})
     message = {"role": "tool", "tool_call_id": call_id, "name": name, "content": result}
     turn.messages.append(message | {"is_error": not ok})
     return turn.messages[-1]
 
 
 def _add_item(turn: AgentTurn, item: dict) -> None:
+    """A completed item of the event stream (used when no session log is found)."""
     kind = item.get("type")
     if kind == "agent_message":
         turn.messages.append({"role": "assistant", "content": str(item.get("text") or "")})
-        turn.model_calls += 1
     elif kind == "command_execution":
         code = item.get("exit_code")
-        message = _call(
-            turn,
-            item,
-            "shell",
-            {"command": item.get("command")},
-            str(item.get("aggregated_output") or ""),
-            code == 0,
-        )
+        output = str(item.get("aggregated_output") or "")
+        message = _call(turn, item, "exec_command", {"cmd": item.get("command")}, output, code == 0)
         message["exit_code"] = code
-        turn.model_calls += 1
     elif kind == "file_change":
         changes = item.get("changes") or []
         _call(turn, item, "apply_patch", {"changes": changes}, str(item.get("status")), True)
-        turn.model_calls += 1
     elif kind == "mcp_tool_call":
         name = f"mcp:{item.get('server')}/{item.get('tool')}"
         result = json.dumps(item.get("result") or item.get("error"), ensure_ascii=False)
         _call(turn, item, name, item.get("arguments") or {}, result, item.get("status") != "failed")
-        turn.model_calls += 1
