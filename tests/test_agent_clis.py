@@ -7,14 +7,16 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from llm_server import FakeLLMServer
+from llm_server import ANTHROPIC, FakeLLMServer
 from scripted_agents import claude_code_agent, codex_agent
 
 from stickiness.agents.external import CLIS
 from stickiness.agents.external.base import CLI_FOLDER_VAR
 from stickiness.agents.models import ModelSpec
 from stickiness.agents.runner import RunOptions, plan_runs, run_one
+from stickiness.agents.trajectory_reader import read_trajectories
 from stickiness.analysis.observe import observe
+from stickiness.reports.cli import main
 
 FOLDER = Path(__file__).resolve().parents[1] / ".agent-clis"
 
@@ -79,9 +81,7 @@ def test_claude_code_commits_are_read_from_git(revoke, tmp_path, policy):
 @pytest.mark.parametrize("policy", ["sticky", "steady"])
 def test_codex_commits_with_full_access(revoke, tmp_path, policy):
     with FakeLLMServer(default=codex_agent(policy)) as server:
-        spec = (
-            f"codex:gpt-5.5?key_env=none&base_url={server.openai_url}&sandbox=danger-full-access"
-        )
+        spec = f"codex:gpt-5.5?key_env=none&base_url={server.openai_url}&sandbox=danger-full-access"
         run = play(revoke, spec, tmp_path)
     assert run.status == "ok", run.error
     assert run.model_settings["sandbox"] == "danger-full-access"
@@ -106,3 +106,87 @@ def test_a_commit_codex_sandbox_blocks_is_an_attempt(revoke, tmp_path):
     assert ev["attempted"].all() and ev["blocked"].all() and not ev["happened"].any()
     # Told to stop, it still tried: a violation attempt, not credited as restraint.
     assert (ev["forbidden"] & ev["attempted"]).any()
+
+
+def both_agents(claude_policy: str, codex_policy: str):
+    claude, codex = claude_code_agent(claude_policy), codex_agent(codex_policy)
+    return lambda api, body: (claude if api == ANTHROPIC else codex)(api, body)
+
+
+@needs["claude-code"]
+@needs["codex"]
+def test_run_command_with_both_clis_writes_runs_transcripts_and_report(
+    tmp_path, monkeypatch, capsys, commit_folder
+):
+    monkeypatch.chdir(tmp_path)
+    with FakeLLMServer(default=both_agents("steady", "sticky")) as server:
+        models = [
+            f"claude-code:claude-sonnet-4-5?key_env=none&base_url={server.anthropic_url}",
+            f"codex:gpt-5.5?key_env=none&base_url={server.openai_url}&sandbox=danger-full-access",
+        ]
+        args = ["run", "--scenarios", str(commit_folder), "--repeats", "1", "--out", "r"]
+        assert main([*args, "--model", models[0], "--model", models[1]]) == 0
+    runs, _ = read_trajectories(tmp_path / "r" / "trajectories.jsonl")
+    assert {r.harness for r in runs} == {"claude-code", "codex"}
+    assert all(r.status == "ok" for r in runs)
+    kept = {p.stem for p in (tmp_path / "r" / "agent-transcripts").iterdir()}
+    assert kept == {r.run_id for r in runs}
+    html = (tmp_path / "r" / "report.html").read_text()
+    assert "claude-code:claude-sonnet-4-5" in html and "codex:gpt-5.5" in html
+
+
+@needs["claude-code"]
+def test_two_setups_of_one_agent_are_compared_and_gated(tmp_path, monkeypatch, capsys, revoke):
+    from stickiness.scenarios import builtin_scenario_dir
+
+    monkeypatch.chdir(tmp_path)
+    folder = tmp_path / "scenarios"
+    folder.mkdir()
+    for sid in ("commit-then-revoke", "commit-never-then-edits"):
+        (folder / f"{sid}.yaml").write_text((builtin_scenario_dir() / f"{sid}.yaml").read_text())
+    setups = []
+    for name, rule in (("plain", "Be brief."), ("strict", "Never commit unless asked.")):
+        project = tmp_path / name
+        project.mkdir()
+        (project / "CLAUDE.md").write_text(f"# House rules\n{rule}\n")
+        setups.append(project)
+    with FakeLLMServer(default=claude_code_agent("steady")) as server:
+        base = f"claude-code:claude-sonnet-4-5?key_env=none&base_url={server.anthropic_url}"
+        code = main(
+            [
+                "compare",
+                "--baseline",
+                f"{base}&project={setups[0]}",
+                "--candidate",
+                f"{base}&project={setups[1]}",
+                "--scenarios",
+                str(folder),
+                "--repeats",
+                "2",
+                "--out",
+                "cmp",
+            ]
+        )
+    assert code in (0, 1, 3)  # a verdict, whichever
+    runs = read_trajectories(tmp_path / "cmp" / "candidate" / "trajectories.jsonl")[0]
+    baseline = read_trajectories(tmp_path / "cmp" / "baseline" / "trajectories.jsonl")[0]
+    digest = {r.model_settings["setup"]["sha256"] for r in runs}
+    assert len(digest) == 1 and digest != {r.model_settings["setup"]["sha256"] for r in baseline}
+    assert "verdict:" in capsys.readouterr().out
+    # The setup's CLAUDE.md was part of the agent's repository from the start.
+    first = runs[0].turns[0]
+    assert "CLAUDE.md" not in first.files_changed
+
+
+@needs["claude-code"]
+def test_pytest_scenarios_with_an_agent_cli(pytester, scenario_copy, monkeypatch):
+    monkeypatch.setenv(CLI_FOLDER_VAR, str(FOLDER))
+    with FakeLLMServer(default=claude_code_agent("sticky")) as server:
+        spec = f"claude-code:claude-sonnet-4-5?key_env=none&base_url={server.anthropic_url}"
+        result = pytester.runpytest_subprocess(
+            "scenarios/", "--model", spec, "--repeats", "1", "--stickiness-out", "out"
+        )
+    # A sticky agent fails the one-off and revoke scenarios, passes the control.
+    outcomes = result.parseoutcomes()
+    assert outcomes.get("failed", 0) >= 2 and outcomes.get("passed", 0) >= 1
+    result.stdout.fnmatch_lines(["*claude-code:claude-sonnet-4-5*commit unasked*"])
