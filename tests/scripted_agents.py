@@ -496,3 +496,10 @@ def codex_args(prompt: str, thread_id: str | None = None) -> list[str]:
     if thread_id:
         return [str(CODEX), "exec", "resume", "--json", thread_id, prompt]
     return [str(CODEX), "exec", "--json", prompt]
+
+
+def both_agents(claude_policy: str, codex_policy: str) -> Callable[[str, dict], Reply]:
+    """One server for both CLIs: Claude Code's requests to one behaviour, Codex's to the
+    other."""
+    claude, codex = claude_code_agent(claude_policy), codex_agent(codex_policy)
+    return lambda api, body: (claude if api == ANTHROPIC else codex)(api, body)

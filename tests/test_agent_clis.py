@@ -7,8 +7,8 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from llm_server import ANTHROPIC, FakeLLMServer
-from scripted_agents import claude_code_agent, codex_agent
+from llm_server import FakeLLMServer
+from scripted_agents import both_agents, claude_code_agent, codex_agent
 
 from stickiness.agents.external import CLIS
 from stickiness.agents.external.base import CLI_FOLDER_VAR
@@ -106,11 +106,6 @@ def test_a_commit_codex_sandbox_blocks_is_an_attempt(revoke, tmp_path):
     assert ev["attempted"].all() and ev["blocked"].all() and not ev["happened"].any()
     # Told to stop, it still tried: a violation attempt, not credited as restraint.
     assert (ev["forbidden"] & ev["attempted"]).any()
-
-
-def both_agents(claude_policy: str, codex_policy: str):
-    claude, codex = claude_code_agent(claude_policy), codex_agent(codex_policy)
-    return lambda api, body: (claude if api == ANTHROPIC else codex)(api, body)
 
 
 @needs["claude-code"]
