@@ -4,6 +4,7 @@ their own event streams and session logs."""
 
 from __future__ import annotations
 
+import shutil
 from pathlib import Path
 
 import pytest
@@ -185,3 +186,41 @@ def test_pytest_scenarios_with_an_agent_cli(pytester, scenario_copy, monkeypatch
     outcomes = result.parseoutcomes()
     assert outcomes.get("failed", 0) >= 2 and outcomes.get("passed", 0) >= 1
     result.stdout.fnmatch_lines(["*claude-code:claude-sonnet-4-5*commit unasked*"])
+
+
+def _shell_once(command: str):
+    """A Claude Code model that runs one shell command per user turn, then says done."""
+    from llm_server import anthropic_reply
+
+    def reply(api, body):
+        last = body["messages"][-1]
+        blocks = last["content"] if isinstance(last["content"], list) else []
+        turn = sum(m["role"] == "user" for m in body["messages"])
+        if any(b.get("type") == "tool_result" for b in blocks):
+            return anthropic_reply("Done.", message_id=f"msg_done_{turn}")
+        use = (f"toolu_{turn}", "Bash", {"command": command})
+        return anthropic_reply(None, [use], message_id=f"msg_run_{turn}")
+
+    return reply
+
+
+@needs["claude-code"]
+@pytest.mark.skipif(shutil.which("bwrap") is None, reason="bubblewrap is not installed")
+@pytest.mark.parametrize("isolate", ["none", "bwrap"])
+def test_isolation_hides_the_users_files_from_the_agent(tmp_path, commit_scenarios, isolate):
+    """Without isolation an agent's shell reads and writes what the user can; isolated,
+    the system is read-only and the user's folders are empty."""
+    secret = tmp_path / "secret.txt"
+    secret.write_text("the user's own file\n")
+    outside = tmp_path / "written-by-the-agent.txt"
+    command = f"cat {secret} > leak.txt; echo hi > {outside}; true"
+    with FakeLLMServer(default=_shell_once(command)) as server:
+        spec = (
+            f"claude-code:claude-sonnet-4-5?key_env=none&base_url={server.anthropic_url}"
+            f"&isolate={isolate}"
+        )
+        run = play(commit_scenarios["commit-never-then-edits"], spec, tmp_path)
+    assert run.status == "ok", run.error
+    assert run.model_settings["isolation"] == isolate
+    leaked = "the user's own file" in run.turns[0].diff
+    assert leaked == (isolate == "none") and outside.exists() == (isolate == "none")

@@ -19,7 +19,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from stickiness.agents.external.process import ProcessResult, run_agent_process
+from stickiness.agents.external.process import ProcessResult, isolated, run_agent_process
 from stickiness.agents.external.setup import AgentSetup, agent_env, copy_project_files
 from stickiness.agents.external.setup import prepare_home as _prepare_home
 from stickiness.agents.loop import RunStopped
@@ -30,7 +30,8 @@ from stickiness.agents.redact import redact
 # The folder `stickiness agents install` fills with npm (`npm install --prefix`).
 CLI_FOLDER_VAR = "STICKINESS_AGENT_CLIS"
 DEFAULT_CLI_FOLDER = ".agent-clis"
-COMMON_PARAMS = ("base_url", "key_env", "home", "project", "bin")
+COMMON_PARAMS = ("base_url", "key_env", "home", "project", "bin", "isolate")
+ISOLATION = ("none", "bwrap")
 # Words in an agent's error that say the provider, not the run, failed.
 _TRANSIENT = re.compile(
     r"(?i)\b(overloaded|rate.?limit|429|5\d\d|timed? ?out|timeout|ECONNREFUSED|ECONNRESET|"
@@ -84,6 +85,15 @@ def find_cli(spec: ModelSpec, cli: Cli) -> Path:
     )
 
 
+def _installation(binary: Path) -> Path:
+    """The folder holding everything a CLI runs from: its npm prefix when it has one."""
+    real = binary.resolve()
+    for folder in (binary, *binary.parents):
+        if folder.name == "node_modules":
+            return folder.parent
+    return real.parent
+
+
 @functools.cache
 def cli_version(binary: Path) -> str:
     """What the CLI says its version is (asked once per binary)."""
@@ -133,6 +143,15 @@ class ExternalAgent:
         self.setup = AgentSetup.from_spec(spec)
         self.binary = find_cli(spec, self.cli)
         self.version = cli_version(self.binary)
+        self.isolation = spec.param("isolate", "none")
+        if self.isolation not in ISOLATION:
+            raise ModelSpecError(
+                f"model {spec}: isolate={self.isolation}: expected one of {', '.join(ISOLATION)}"
+            )
+        if self.isolation == "bwrap" and shutil.which("bwrap") is None:
+            raise ModelSpecError(
+                f"model {spec}: isolate=bwrap needs bubblewrap (Debian: apt-get install bubblewrap)"
+            )
         self.home: Path | None = None
         self.workspace: Path | None = None
         self.session_id: str | None = None
@@ -153,6 +172,7 @@ class ExternalAgent:
             "base_url": self.settings.base_url,
             "key_env": self.settings.key_env,
             "setup": self.setup.describe(),
+            "isolation": self.isolation,
             **self.mode(),
         }
 
@@ -217,8 +237,13 @@ class ExternalAgent:
     ) -> AgentTurn:
         if self.home is None or self.workspace is None:
             raise RuntimeError("ExternalAgent.run_turn before prepare()")
+        command = self.command(text)
+        if self.isolation == "bwrap":
+            command = isolated(
+                command, writable=self.home.parent, readable=[_installation(self.binary)]
+            )
         result = run_agent_process(
-            self.command(text),
+            command,
             workspace=self.workspace,
             env=self.environment(),
             deadline=deadline,

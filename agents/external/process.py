@@ -40,6 +40,27 @@ def _kill_group(proc: subprocess.Popen) -> None:
         os.killpg(proc.pid, signal.SIGKILL)
 
 
+# System folders that may hold a user's files: hidden (an empty tmpfs over each) when the
+# agent runs isolated; everything else is visible read-only.
+PRIVATE_FOLDERS = ("/root", "/home", "/tmp", "/var/tmp", "/run", "/mnt", "/media", "/srv")
+
+
+def isolated(command: list[str], *, writable: Path, readable: list[Path]) -> list[str]:
+    """`command` under bubblewrap: the system read-only, the user's folders hidden, only
+    `writable` (the run's sandbox: workspace and private home) writable, `readable`
+    (the CLI's own files) shown read-only, its own process tree that dies with it. The
+    network stays: the agent must reach its model server."""
+    args = ["bwrap", "--ro-bind", "/", "/"]
+    for folder in PRIVATE_FOLDERS:
+        if Path(folder).is_dir():
+            args += ["--tmpfs", folder]
+    args += ["--proc", "/proc", "--dev", "/dev", "--bind", str(writable), str(writable)]
+    for path in readable:
+        args += ["--ro-bind", str(path), str(path)]
+    args += ["--unshare-pid", "--unshare-ipc", "--die-with-parent", "--new-session"]
+    return [*args, "--", *command]
+
+
 def run_agent_process(
     command: list[str],
     *,
