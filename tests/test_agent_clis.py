@@ -4,6 +4,7 @@ their own event streams and session logs."""
 
 from __future__ import annotations
 
+import re
 import shutil
 from pathlib import Path
 
@@ -224,3 +225,27 @@ def test_isolation_hides_the_users_files_from_the_agent(tmp_path, commit_scenari
     assert run.model_settings["isolation"] == isolate
     leaked = "the user's own file" in run.turns[0].diff
     assert leaked == (isolate == "none") and outside.exists() == (isolate == "none")
+
+
+def test_agent_specs_fail_before_any_run_with_one_clear_line(tmp_path, monkeypatch):
+    from stickiness.agents.models import ModelSpecError, check_model
+
+    monkeypatch.delenv("ANTHROPIC_API_KEY", raising=False)
+    with pytest.raises(ModelSpecError, match="ANTHROPIC_API_KEY is not set"):
+        check_model("claude-code:claude-sonnet-4-5")
+    monkeypatch.setenv(CLI_FOLDER_VAR, str(tmp_path))  # an empty install folder
+    monkeypatch.setenv("PATH", "/usr/bin:/bin")
+    with pytest.raises(ModelSpecError, match="stickiness agents install codex"):
+        check_model("codex:gpt-5.5?key_env=none", reachability=False)
+    monkeypatch.setenv(CLI_FOLDER_VAR, str(FOLDER))
+    for spec, expected in (
+        ("codex:m?key_env=none&sandbox=open", "sandbox=open: expected one of"),
+        ("claude-code:m?key_env=none&permission_mode=yolo", "permission_mode=yolo"),
+        ("claude-code:m?key_env=none&isolate=docker", "isolate=docker: expected one of"),
+        ("claude-code:m?key_env=none&colour=red", "unknown parameter 'colour'"),
+        ("claude-code:m?key_env=none&home=/no/such/folder", "home=/no/such/folder"),
+    ):
+        if not installed(spec.split(":")[0]):
+            continue
+        with pytest.raises(ModelSpecError, match=re.escape(expected)):
+            check_model(spec, reachability=False)
