@@ -1,7 +1,7 @@
 """`stickiness agents list|install`: the agent CLIs this version is tested with.
 
 `install` puts the pinned versions into a project-local folder with npm (never a global
-install), where `claude-code:` and `codex:` specs find them.
+install), where `claude-code:`, `codex:` and `acp:<agent>` specs find them.
 """
 
 from __future__ import annotations
@@ -16,6 +16,7 @@ from rich.markup import escape
 from rich.table import Table
 
 from stickiness.agents.external import CLIS
+from stickiness.agents.external.acp import KNOWN_AGENTS
 from stickiness.agents.external.base import cli_folder, cli_version
 from stickiness.agents.models import ModelSpecError
 
@@ -30,7 +31,12 @@ def cmd_list(args: argparse.Namespace, console: Console) -> int:
         local = cli_folder() / "node_modules" / ".bin" / cli.command
         found = local if local.is_file() else shutil.which(cli.command)
         state = f"{cli_version(found)} at {found}" if found else "not installed"
-        table.add_row(f"{cli.provider}:<model>", cli.npm_spec, escape(str(state)))
+        spec = (
+            f"acp:{cli.provider}?model=<model>"
+            if cli.provider in KNOWN_AGENTS
+            else f"{cli.provider}:<model>"
+        )
+        table.add_row(spec, cli.npm_spec, escape(str(state)))
     console.print(table)
     console.print(f"install the tested versions into {cli_folder()}: stickiness agents install")
     return 0
@@ -63,7 +69,9 @@ def cmd_install(args: argparse.Namespace, console: Console) -> int:
 
 
 def add_agents_parser(sub) -> None:
-    ag = sub.add_parser("agents", help="the agent CLIs (Claude Code, Codex) runs can drive")
+    ag = sub.add_parser(
+        "agents", help="the agent CLIs (Claude Code, Codex, ACP agents) runs can drive"
+    )
     ag_sub = ag.add_subparsers(dest="action", required=True)
     ls = ag_sub.add_parser("list", help="tested versions and what is installed")
     ls.set_defaults(func=cmd_list)

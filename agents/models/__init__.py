@@ -15,8 +15,8 @@ from stickiness.agents.models.remote import CallOptions, check_reachable, resolv
 from stickiness.agents.models.sim import PROFILES, SimModel, SimParams, sim_params
 from stickiness.scenarios.model import Scenario
 
-PROVIDERS = ("sim", "openai", "anthropic", "claude-code", "codex")
-AGENT_PROVIDERS = ("claude-code", "codex")
+PROVIDERS = ("sim", "openai", "anthropic", "claude-code", "codex", "acp")
+AGENT_PROVIDERS = ("claude-code", "codex", "acp")
 
 
 def check_model(

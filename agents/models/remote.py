@@ -25,6 +25,8 @@ DEFAULTS = {
     # Agent CLIs speak one provider's API each.
     "claude-code": ("ANTHROPIC_BASE_URL", "https://api.anthropic.com", "ANTHROPIC_API_KEY"),
     "codex": ("OPENAI_BASE_URL", "https://api.openai.com/v1", "OPENAI_API_KEY"),
+    # An ACP agent's own, unless its registry entry or spec names others.
+    "acp": ("ANTHROPIC_BASE_URL", "https://api.anthropic.com", "ANTHROPIC_API_KEY"),
 }
 NO_KEY = "not-needed"  # sent to servers declared keyless (key_env=none)
 # Worth another try later: timeout, conflict, rate limit (5xx and Anthropic's 529 too).
@@ -65,11 +67,13 @@ def resolve(
     options: CallOptions,
     env: Mapping[str, str] | None = None,
     params: tuple[str, ...] = PARAMS,
+    defaults: tuple[str, str, str] | None = None,
 ) -> RemoteSettings:
     """Settings for a real model; raise `ModelSpecError` naming the missing variable.
-    `params` are the spec parameters the adapter takes."""
+    `params` are the spec parameters the adapter takes; `defaults` replaces the
+    provider's entry in DEFAULTS (an agent that speaks another provider's API)."""
     env = os.environ if env is None else env
-    base_var, default_url, default_key_var = DEFAULTS[spec.provider]
+    base_var, default_url, default_key_var = defaults or DEFAULTS[spec.provider]
     for key, _ in spec.params:
         if key not in params:
             raise ModelSpecError(

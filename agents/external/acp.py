@@ -1,0 +1,978 @@
+"""`acp:<agent>`: any agent that speaks the Agent Client Protocol (ACP: JSON-RPC 2.0 over
+the agent's stdin and stdout, one JSON object per line), measured without an adapter of
+its own.
+
+One agent process per run, started at the first turn in the run's sandbox (a session and
+process group of its own, cwd and PWD the workspace, the run's private home and only the
+environment `environment()` builds, stderr to a file in the home), then `initialize` and
+one `session/new`. Each user turn is one `session/prompt`, bounded by the turn's
+deadline. At the deadline, or when the run is asked to stop, the turn is cancelled
+(`session/cancel`); an agent that does not answer within `cancel_grace` seconds is killed
+with its group, and the next turn starts it again and loads its session (if it can load
+sessions; if not, that turn fails). `close()` kills the group and reaps it.
+
+What the agent reports in `session/update` becomes the turn's messages: message chunks
+are the assistant's text; each tool call is a call named by its ACP `kind` ("execute",
+"edit", "read", ...: a shell command is an `execute` call, which the analysis reads for
+git commits) with its `rawInput` as arguments, and its last `tool_call_update` is the
+result (`failed` -> is_error). Permission requests are answered by the spec's policy,
+and a denial is recorded on the call's result (`outcome: "denied"`). The client offers
+no file system and no terminal, so the agent uses its own tools; a request for them, or
+for any other method, is answered "method not found". Tokens are the prompt response's
+`usage` and cost the `usage_update` notifications' (ACP makes both optional: 0 and
+None without them). Every line exchanged is kept in the home (`acp-transcript.jsonl`,
+keys redacted), the run's transcript.
+
+Spec: `acp:<agent>[?model=M&permissions=allow|deny&command=CMD&base_url_env=VAR&
+model_env=VAR]`, besides base_url, key_env, home, project, bin and isolate (bwrap: the
+agent process under bubblewrap, as for the other agent CLIs). `<agent>` names an
+agent of KNOWN_AGENTS (the npm package and version tested, the API it speaks, the
+variable it reads its model from); `command=` runs any other ACP agent (a command line,
+split as a shell would but run without one), which reads its server's address from
+`base_url_env` and its key from `key_env` (by default Anthropic's variables) and its
+model from `model_env`, if named. A model the agent offers as a session config option is
+also chosen there. `permissions` (default allow) answers every permission request.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import difflib
+import importlib.metadata
+import itertools
+import json
+import os
+import queue
+import re
+import shlex
+import shutil
+import signal
+import subprocess
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from stickiness.agents.external.base import (
+    COMMON_PARAMS,
+    ISOLATION,
+    AgentRunError,
+    AgentTurn,
+    Cli,
+    ExternalAgent,
+    _installation,
+    cli_version,
+    find_cli,
+)
+from stickiness.agents.external.process import (
+    MAX_LINE_BYTES,
+    MAX_STDOUT_BYTES,
+    STDERR_TAIL_BYTES,
+    ProcessResult,
+    isolated,
+)
+from stickiness.agents.external.setup import AgentSetup, agent_env
+from stickiness.agents.loop import RunStopped
+from stickiness.agents.models.base import ModelSpec, ModelSpecError
+from stickiness.agents.models.remote import DEFAULTS, CallOptions, resolve
+from stickiness.agents.redact import redact
+
+PROTOCOL_VERSION = 1  # the ACP version this client speaks
+CANCEL_GRACE = 10.0  # seconds an agent has to end a cancelled turn before it is killed
+STOP_GRACE = 2.0  # the same when the run is asked to stop
+CLOSE_GRACE = 2.0  # seconds to exit on its own once its stdin is closed, before the kill
+POLL = 0.2  # seconds between checks for a stop request
+EXIT_SETTLE = 0.5  # seconds after the agent's exit to read what it wrote before it
+MAX_TRANSCRIPT_BYTES = 64 << 20
+TRANSCRIPT = "acp-transcript.jsonl"
+STDERR = "acp-stderr.log"
+PERMISSIONS = ("allow", "deny")
+METHOD_NOT_FOUND = -32601
+_VARIABLE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+_FINAL = ("completed", "failed")
+
+
+@dataclass(frozen=True)
+class KnownAgent:
+    """An ACP agent tested with this version: its pinned CLI, the API it speaks (base URL
+    variable, default URL, key variable, as in DEFAULTS) and where it reads its model."""
+
+    cli: Cli
+    api: tuple[str, str, str]
+    model_env: str | None = None
+
+
+CLAUDE_AGENT_ACP = KnownAgent(
+    Cli("claude-agent-acp", "@agentclientprotocol/claude-agent-acp", "0.101.0", "claude-agent-acp"),
+    DEFAULTS["anthropic"],
+    # It runs the Claude Code CLI, which reads the model from here; the session's model
+    # option then names it too.
+    model_env="ANTHROPIC_MODEL",
+)
+KNOWN_AGENTS: dict[str, KnownAgent] = {"claude-agent-acp": CLAUDE_AGENT_ACP}
+
+
+def _client_version() -> str:
+    try:
+        return importlib.metadata.version("stickiness")
+    except importlib.metadata.PackageNotFoundError:
+        return "unknown"
+
+
+# -- the wire ---------------------------------------------------------------------------
+
+
+class _Gone(Exception):
+    """The agent closed its output: it exited, crashed or was killed."""
+
+
+class _Deadline(Exception):
+    pass
+
+
+class _Stopped(Exception):
+    pass
+
+
+class _RpcError(Exception):
+    """The agent answered a request with an error, or with nothing usable."""
+
+    def __init__(self, method: str, error: object) -> None:
+        error = error if isinstance(error, dict) else {"message": str(error)}
+        self.code = error.get("code")
+        message = str(error.get("message") or "no message")
+        data = error.get("data")
+        if data not in (None, "", {}):
+            message += f" ({json.dumps(data, ensure_ascii=False)[:300]})"
+        code = f"JSON-RPC error {self.code}: " if self.code is not None else ""
+        super().__init__(f"{method} failed: {code}{message}")
+
+
+class _Transcript:
+    """Every line exchanged, as JSON lines, keys redacted, bounded in size."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self._fh = open(path, "a", encoding="utf-8")  # noqa: SIM115 - closed by close()
+        self._size = path.stat().st_size
+        self._lock = threading.Lock()
+
+    def log(self, side: str, message: object) -> None:
+        record = {"t": round(time.time(), 3), "from": side, "message": message}
+        line = redact(json.dumps(record, ensure_ascii=False)) + "\n"
+        with self._lock:
+            if self._fh.closed or self._size + len(line) > MAX_TRANSCRIPT_BYTES:
+                return
+            self._size += len(line)
+            self._fh.write(line)
+            self._fh.flush()
+
+    def close(self) -> None:
+        with self._lock:
+            self._fh.close()
+
+
+class _Channel:
+    """One agent process and the JSON-RPC lines both ways. A reader thread queues what
+    the agent writes; only the caller's thread reads the queue and writes to the agent."""
+
+    def __init__(self, argv: list[str], workspace: Path, env: dict, stderr: Path, log) -> None:
+        self.log = log
+        with open(stderr, "ab") as err:
+            self.proc = subprocess.Popen(
+                argv,
+                cwd=workspace,
+                env=env | {"PWD": str(workspace)},
+                stdin=subprocess.PIPE,
+                stdout=subprocess.PIPE,
+                stderr=err,
+                start_new_session=True,
+            )
+        self.inbox: queue.Queue = queue.Queue()
+        self.received = 0  # bytes since the turn began
+        self.flooded = False
+        self.ended = False  # the end of the output was read from the queue
+        self.exited_at: float | None = None
+        self.pending: dict[int, str] = {}  # request id -> method
+        self._ids = itertools.count(1)
+        self._reader = threading.Thread(target=self._read, daemon=True)
+        self._reader.start()
+
+    def _read(self) -> None:
+        out = self.proc.stdout
+        assert out is not None
+        try:
+            for raw in iter(lambda: out.readline(MAX_LINE_BYTES), b""):
+                self.received += len(raw)
+                if self.received > MAX_STDOUT_BYTES:
+                    self.flooded = True  # an agent printing without end is stopped
+                    self.kill_group()
+                    break
+                line = raw.decode("utf-8", "replace").strip()
+                if not line:
+                    continue
+                try:
+                    message = json.loads(line)
+                except ValueError:
+                    message = None
+                if isinstance(message, dict):
+                    self.log("agent", message)
+                    self.inbox.put(message)
+                else:
+                    self.log("agent", {"not_json": line[:2000]})
+        except (OSError, ValueError):
+            pass
+        finally:
+            self.inbox.put(None)
+
+    def send(self, message: dict) -> None:
+        self.log("client", message)
+        data = (json.dumps(message, ensure_ascii=False) + "\n").encode()
+        try:
+            assert self.proc.stdin is not None
+            self.proc.stdin.write(data)
+            self.proc.stdin.flush()
+        except (OSError, ValueError):
+            raise _Gone from None
+
+    def request(self, method: str, params: dict) -> int:
+        rid = next(self._ids)
+        self.pending[rid] = method
+        self.send({"jsonrpc": "2.0", "id": rid, "method": method, "params": params})
+        return rid
+
+    def notify(self, method: str, params: dict) -> None:
+        self.send({"jsonrpc": "2.0", "method": method, "params": params})
+
+    def exited(self) -> bool:
+        """The agent process ended a while ago (what it wrote before has been read),
+        though a child it left may still hold its output open."""
+        if self.proc.poll() is None:
+            return False
+        self.exited_at = self.exited_at or time.monotonic()
+        return time.monotonic() - self.exited_at > EXIT_SETTLE
+
+    def exit_code(self, wait: float) -> int | None:
+        try:
+            return self.proc.wait(timeout=wait)
+        except subprocess.TimeoutExpired:
+            return None
+
+    def kill_group(self) -> None:
+        with contextlib.suppress(ProcessLookupError, PermissionError):
+            os.killpg(self.proc.pid, signal.SIGKILL)
+
+    def close(self, grace: float = 0.0) -> None:
+        """End the agent: its stdin closed (an ACP agent exits then), `grace` seconds to
+        do so, then its whole group killed, whatever is left of it, and reaped."""
+        with contextlib.suppress(OSError, ValueError):
+            assert self.proc.stdin is not None
+            self.proc.stdin.close()
+        if grace > 0:
+            self.exit_code(grace)
+        self.kill_group()
+        self.proc.wait()
+        self._reader.join(timeout=5)
+        with contextlib.suppress(OSError, ValueError):
+            assert self.proc.stdout is not None
+            self.proc.stdout.close()
+
+
+# -- a turn's messages ------------------------------------------------------------------
+
+
+_UNSET = object()
+
+
+@dataclass
+class _Call:
+    """A tool call as its updates come in; `call` sits in an assistant message."""
+
+    call: dict
+    status: str = "pending"
+    raw_input: object = _UNSET
+    content: list = field(default_factory=list)
+    raw_output: object = _UNSET
+    permission: str | None = None  # "allowed" | "denied" | "cancelled", if asked
+    result: dict | None = None  # the tool message, once the call ended
+
+    def merge(self, update: dict) -> None:
+        call = self.call
+        if isinstance(update.get("kind"), str) and update["kind"]:
+            call["name"] = update["kind"]
+        if isinstance(update.get("title"), str):
+            call["title"] = update["title"]
+        if isinstance(update.get("name"), str) and update["name"]:
+            call["tool"] = update["name"]
+        if update.get("rawInput") is not None:
+            self.raw_input = update["rawInput"]
+        if isinstance(update.get("status"), str):
+            self.status = update["status"]
+        if isinstance(update.get("content"), list):
+            self.content = update["content"]
+        if update.get("rawOutput") is not None:
+            self.raw_output = update["rawOutput"]
+        call["arguments"] = self.arguments()
+        if self.result is not None:
+            self.result.update(self.outcome())
+
+    def arguments(self) -> str:
+        """The raw input as JSON; an agent that gives none (or gives it empty) is
+        represented by its title, which names the command or file."""
+        raw = self.raw_input
+        if raw is _UNSET or raw == {}:
+            raw = {"title": self.call["title"]} if self.call.get("title") else {}
+        elif not isinstance(raw, dict):
+            raw = {"input": raw}
+        return json.dumps(raw, ensure_ascii=False)
+
+    def output(self) -> str:
+        if isinstance(self.raw_output, str):
+            return self.raw_output
+        text = _content_text(self.content)
+        if text or self.raw_output is _UNSET:
+            return text
+        return json.dumps(self.raw_output, ensure_ascii=False)
+
+    def outcome(self) -> dict:
+        denied = self.permission in ("denied", "cancelled")
+        fields = {
+            "name": self.call["name"],
+            "content": self.output(),
+            "is_error": self.status == "failed" or denied,
+            "status": self.status,
+        }
+        if self.permission is not None:
+            fields["permission"] = self.permission
+        if denied:
+            fields["outcome"] = "denied"
+        return fields
+
+
+def _content_text(content: list) -> str:
+    parts = []
+    for item in content:
+        if not isinstance(item, dict):
+            continue
+        kind = item.get("type")
+        if kind == "content":
+            parts.append(_block_text(item.get("content")))
+        elif kind == "diff":
+            path = str(item.get("path") or "")
+            old = str(item.get("oldText") or "").splitlines(keepends=True)
+            new = str(item.get("newText") or "").splitlines(keepends=True)
+            diff = "".join(difflib.unified_diff(old, new, path, path))
+            parts.append(diff or f"(no change to {path})")
+        elif kind == "terminal":
+            parts.append(f"[terminal {item.get('terminalId')}]")
+    return "\n".join(p for p in parts if p)
+
+
+def _block_text(block: object) -> str:
+    if not isinstance(block, dict):
+        return ""
+    kind = block.get("type")
+    if kind == "text":
+        return str(block.get("text") or "")
+    if kind == "resource":
+        resource = block.get("resource") or {}
+        return str(resource.get("text") or f"[resource {resource.get('uri')}]")
+    if kind == "resource_link":
+        return f"[{block.get('name') or 'link'}: {block.get('uri')}]"
+    return f"[{kind}]"
+
+
+class _TurnLog:
+    """The messages of one turn, built from the agent's updates as they arrive."""
+
+    def __init__(self, ended: set[str]) -> None:
+        self.turn = AgentTurn()
+        self.calls: dict[str, _Call] = {}
+        self.ended = ended  # ids of calls from earlier turns: late updates are dropped
+        self.assistant: dict | None = None  # the message text and calls go into
+        self.message_id: object = None
+
+    @property
+    def messages(self) -> list[dict]:
+        return self.turn.messages
+
+    def _open(self) -> dict:
+        if self.assistant is None:
+            self.assistant = {"role": "assistant", "content": "", "tool_calls": []}
+            self.messages.append(self.assistant)
+        return self.assistant
+
+    def text(self, update: dict, key: str = "content") -> None:
+        text = _block_text(update.get("content"))
+        message_id = update.get("messageId")
+        if message_id is not None and message_id != self.message_id:
+            self.assistant = None  # a new message
+            self.message_id = message_id
+        if self.assistant is not None and self.assistant["tool_calls"] and key == "content":
+            self.assistant = None  # text after the calls: the next step's
+        message = self._open()
+        message[key] = message.get(key, "") + text
+
+    def plan(self, update: dict) -> None:
+        entries = update.get("entries")
+        if isinstance(entries, list):
+            self._open()["plan"] = entries
+
+    def tool_call(self, update: dict) -> _Call | None:
+        call_id = update.get("toolCallId")
+        if not isinstance(call_id, str | int) or str(call_id) in self.ended:
+            return None
+        call_id = str(call_id)
+        state = self.calls.get(call_id)
+        if state is None:
+            call = {"id": call_id, "name": "other", "arguments": "{}"}
+            self._open()["tool_calls"].append(call)
+            state = self.calls[call_id] = _Call(call)
+        state.merge(update)
+        if state.result is None and state.status in _FINAL:
+            self._result(state)
+        return state
+
+    def _result(self, state: _Call) -> None:
+        state.result = {"role": "tool", "tool_call_id": state.call["id"], **state.outcome()}
+        self.messages.append(state.result)
+        self.assistant = None
+
+    def finish(self) -> AgentTurn:
+        """Calls that never ended get a result saying so; the turn is handed back."""
+        for state in self.calls.values():
+            if state.result is None:
+                self._result(state)
+                state.result["content"] = (
+                    state.result["content"]
+                    or f"(no result: the turn ended while the call was {state.status})"
+                )
+                state.result["is_error"] = True
+        self.ended.update(self.calls)
+        self.turn.model_calls = sum(m["role"] == "assistant" for m in self.messages)
+        return self.turn
+
+
+# -- the adapter ------------------------------------------------------------------------
+
+
+class AcpAgent(ExternalAgent):
+    extra_params = ("model", "permissions", "command", "base_url_env", "model_env")
+    cancel_grace = CANCEL_GRACE
+
+    def __init__(self, spec: ModelSpec, options: CallOptions | None = None) -> None:
+        # The base's own __init__ is not used: the CLI and the API depend on the spec.
+        self.model_spec = spec
+        self.spec = str(spec)
+        self.agent_name = spec.name
+        self.known = KNOWN_AGENTS.get(spec.name)
+        command = spec.param("command")
+        if self.known is None and not command:
+            raise ModelSpecError(
+                f"model {spec}: unknown ACP agent {spec.name!r}; known: "
+                f"{', '.join(KNOWN_AGENTS)}; for any other, give its command with "
+                f"?command=PATH"
+            )
+        api = self.known.api if self.known else DEFAULTS["acp"]
+        self.base_var = spec.param("base_url_env") or api[0]
+        self.model = spec.param("model") or None
+        self.model_env = spec.param("model_env") or (self.known.model_env if self.known else None)
+        for key, value in (("base_url_env", self.base_var), ("model_env", self.model_env)):
+            if value is not None and not _VARIABLE.match(value):
+                raise ModelSpecError(f"model {spec}: {key}={value}: not a variable name")
+        self.permissions = spec.param("permissions", "allow")
+        if self.permissions not in PERMISSIONS:
+            raise ModelSpecError(
+                f"model {spec}: permissions={self.permissions}: expected one of "
+                f"{', '.join(PERMISSIONS)}"
+            )
+        default_url = api[1] if self.base_var == api[0] else ""
+        if not (default_url or spec.param("base_url") or os.environ.get(self.base_var)):
+            raise ModelSpecError(
+                f"model {spec}: no server: give ?base_url=URL or set {self.base_var}"
+            )
+        self.settings = resolve(
+            spec,
+            options or CallOptions(),
+            params=COMMON_PARAMS + self.extra_params,
+            defaults=(self.base_var, default_url, api[2]),
+        )
+        # The agent reads its key from its own variable (a known agent's) or the one
+        # key_env names (any other); key_env says where ours is read from.
+        self.agent_key_var = self.known.api[2] if self.known else (self.settings.key_env or api[2])
+        self.setup = AgentSetup.from_spec(spec)
+        if command:
+            if spec.param("bin") is not None:
+                raise ModelSpecError(f"model {spec}: give command= or bin=, not both")
+            self.argv = self._command(command)
+            self.binary = Path(self.argv[0])
+            self.version = None  # the agent says it in `initialize` (agent_info)
+        else:
+            self.binary = find_cli(spec, self.known.cli)
+            self.argv = [str(self.binary)]
+            self.version = cli_version(self.binary)
+        self.cli = self.known.cli if self.known else Cli(spec.name, "", "", self.argv[0])
+        self.isolation = spec.param("isolate", "none")
+        if self.isolation not in ISOLATION:
+            raise ModelSpecError(
+                f"model {spec}: isolate={self.isolation}: expected one of {', '.join(ISOLATION)}"
+            )
+        if self.isolation == "bwrap" and shutil.which("bwrap") is None:
+            raise ModelSpecError(
+                f"model {spec}: isolate=bwrap needs bubblewrap (Debian: apt-get install bubblewrap)"
+            )
+        self.home: Path | None = None
+        self.workspace: Path | None = None
+        self.session_id: str | None = None
+        self.turns = 0
+        # What the agent said about itself, and what happened, for session().
+        self.agent_info: dict | None = None
+        self.protocol_version: object = None
+        self.capabilities: dict = {}
+        self.model_option: object = None  # the session's model option, as the agent set it
+        self.permission_counts = {"allowed": 0, "denied": 0, "cancelled": 0}
+        self.refused: dict[str, int] = {}  # agent requests answered "method not found"
+        self.stop_reasons: list[str | None] = []
+        self.turn_seconds: list[float] = []
+        self.starts = 0
+        self.not_json = 0
+        self._channel: _Channel | None = None
+        self._transcript: _Transcript | None = None
+        self._log: _TurnLog | None = None
+        self._ended_calls: set[str] = set()
+        self._lost: str | None = None  # why the process was killed with its session open
+        self._cancelling = False
+        self._replaying = False
+        self._cost: float | None = None  # the session's cost so far, as the agent says
+        self._clock: Callable[[], float] = time.monotonic
+
+    def _command(self, command: str) -> list[str]:
+        try:
+            argv = shlex.split(command)
+        except ValueError as exc:
+            raise ModelSpecError(f"model {self.spec}: command={command}: {exc}") from None
+        if not argv:
+            raise ModelSpecError(f"model {self.spec}: command= is empty")
+        given = Path(argv[0]).expanduser()
+        if "/" in argv[0]:
+            found = given.resolve() if given.is_file() and os.access(given, os.X_OK) else None
+        else:
+            found = Path(p).resolve() if (p := shutil.which(argv[0])) else None
+        if found is None:
+            raise ModelSpecError(
+                f"model {self.spec}: command={argv[0]}: not an executable file (nor on PATH)"
+            )
+        return [str(found), *argv[1:]]
+
+    # -- what is recorded --------------------------------------------------------------
+    @property
+    def harness(self) -> str:
+        return f"acp:{self.agent_name}"
+
+    def describe(self) -> dict:
+        return {
+            "simulated": False,
+            "agent": self.harness,
+            "cli": str(self.binary),
+            "cli_version": self.version,
+            "command": self.argv,
+            "model": self.model,
+            "model_env": self.model_env,
+            "base_url": self.settings.base_url,
+            "base_url_env": self.base_var,
+            "key_env": self.settings.key_env,
+            "agent_key_env": self.agent_key_var,
+            "setup": self.setup.describe(),
+            "isolation": self.isolation,
+            "protocol_version": PROTOCOL_VERSION,
+            **self.mode(),
+        }
+
+    def mode(self) -> dict:
+        return {"permissions": self.permissions}
+
+    def session(self) -> dict:
+        """Strings, as the trajectory keeps them: what the agent said it is, and how the
+        session went (permission answers, methods refused, stop reasons, seconds per
+        turn, processes started)."""
+        info = self.agent_info or {}
+        counts = self.permission_counts
+        return super().session() | {
+            "agent_name": _text(info.get("name")),
+            "agent_version": _text(info.get("version")),
+            "protocol_version": _text(self.protocol_version),
+            "permissions": self.permissions,
+            "permission_requests": ", ".join(f"{k} {v}" for k, v in counts.items()),
+            "refused_methods": ", ".join(f"{k} x{v}" for k, v in self.refused.items()) or None,
+            "model_option": _text(self.model_option),
+            "stop_reasons": ", ".join(str(r) for r in self.stop_reasons) or None,
+            "turn_seconds": ", ".join(f"{s:.2f}" for s in self.turn_seconds) or None,
+            "starts": str(self.starts),
+            "lines_not_json": str(self.not_json),
+        }
+
+    def transcript(self) -> Path | None:
+        if self.home is None:
+            return None
+        path = self.home / TRANSCRIPT
+        return path if path.is_file() else None
+
+    def environment(self) -> dict[str, str]:
+        extra = {self.base_var: self.settings.base_url, self.agent_key_var: self.settings.api_key}
+        if self.model and self.model_env:
+            extra[self.model_env] = self.model
+        return agent_env(self.home, self.binary.parent, extra | self.extra_env())
+
+    @property
+    def key_var(self) -> str:
+        return self.agent_key_var
+
+    # -- lifecycle ---------------------------------------------------------------------
+    def close(self) -> None:
+        self._end(CLOSE_GRACE)
+        if self._transcript is not None:
+            self._transcript.close()
+
+    def _end(self, grace: float = 0.0) -> None:
+        channel, self._channel = self._channel, None
+        if channel is not None:
+            channel.close(grace)
+
+    def _lose(self, why: str) -> None:
+        """Kill the agent with its session open; the next turn loads the session."""
+        self._end()
+        if self.session_id is not None:
+            self._lost = why
+
+    # -- one turn ----------------------------------------------------------------------
+    def run_turn(
+        self,
+        text: str,
+        deadline: float,
+        should_stop: Callable[[], bool],
+        clock: Callable[[], float] = time.monotonic,
+    ) -> AgentTurn:
+        if self.home is None or self.workspace is None:
+            raise RuntimeError("AcpAgent.run_turn before prepare()")
+        self._clock = clock
+        started = clock()
+        self._drain()  # whatever came between turns, answered; late updates dropped
+        log = self._log = _TurnLog(self._ended_calls)
+        cost_before = self._cost
+        self.turns += 1
+        prompt = None
+        try:
+            self._ensure_session(deadline, should_stop)
+            assert self._channel is not None
+            self._channel.received = 0
+            params = {"sessionId": self.session_id, "prompt": [{"type": "text", "text": text}]}
+            prompt = self._channel.request("session/prompt", params)
+            self._ended(log, self._await(prompt, deadline, should_stop))
+        except _Deadline:
+            log.turn.time_limit_hit = True
+            if prompt is None:
+                self._lose("the turn's time ran out while the agent started")
+            else:
+                self._cancel(log, prompt, self.cancel_grace)
+        except _Stopped:
+            if prompt is not None:
+                self._cancel(log, prompt, min(self.cancel_grace, STOP_GRACE))
+            raise RunStopped from None
+        except _Gone:
+            log.turn.error = self._gone("session/prompt" if prompt else "its start")
+        except _RpcError as exc:
+            log.turn.error = self._failure(str(exc))
+            if prompt is None:
+                self._end()  # it did not start right: the next turn starts it again
+        finally:
+            self._log = None
+            self.turn_seconds.append(clock() - started)
+        turn = log.finish()
+        if self._cost is not None and self._cost != cost_before:
+            turn.cost_usd = max(0.0, self._cost - (cost_before or 0.0))
+        return turn
+
+    def _ensure_session(self, deadline: float, should_stop: Callable[[], bool]) -> None:
+        if self._channel is not None:
+            return
+        if self._lost is not None and not self.capabilities.get("loadSession"):
+            raise _RpcError(
+                "session/load",
+                f"{self._lost}, and the agent cannot load its session (no loadSession "
+                f"capability): the conversation cannot go on",
+            )
+        self._transcript = self._transcript or _Transcript(self.home / TRANSCRIPT)
+        argv = self.argv
+        if self.isolation == "bwrap":
+            readable = [_installation(self.binary)]
+            argv = isolated(argv, writable=self.home.parent, readable=readable)
+        try:
+            self._channel = _Channel(
+                argv, self.workspace, self.environment(), self.home / STDERR, self._logged
+            )
+        except OSError as exc:
+            raise _RpcError("starting the agent", f"{self.argv[0]}: {exc}") from None
+        self.starts += 1
+        result = self._call(
+            "initialize",
+            {
+                "protocolVersion": PROTOCOL_VERSION,
+                # No file system and no terminal: the agent uses its own tools.
+                "clientCapabilities": {
+                    "fs": {"readTextFile": False, "writeTextFile": False},
+                    "terminal": False,
+                },
+                "clientInfo": {"name": "stickiness", "version": _client_version()},
+            },
+            deadline,
+            should_stop,
+        )
+        self.protocol_version = result.get("protocolVersion")
+        if self.protocol_version != PROTOCOL_VERSION:
+            raise _RpcError(
+                "initialize",
+                f"the agent speaks ACP version {self.protocol_version!r}; this client "
+                f"speaks {PROTOCOL_VERSION}",
+            )
+        info = result.get("agentInfo")
+        self.agent_info = info if isinstance(info, dict) else None
+        caps = result.get("agentCapabilities")
+        self.capabilities = caps if isinstance(caps, dict) else {}
+        where = {"cwd": str(self.workspace), "mcpServers": []}
+        if self.session_id is None:
+            result = self._call("session/new", where, deadline, should_stop)
+            session_id = result.get("sessionId")
+            if not isinstance(session_id, str) or not session_id:
+                raise _RpcError("session/new", "the answer has no sessionId")
+            self.session_id = session_id
+            self._choose_model(result.get("configOptions"), deadline, should_stop)
+        else:
+            # The conversation so far comes back as updates: already recorded, dropped.
+            self._replaying = True
+            try:
+                load = {"sessionId": self.session_id, **where}
+                self._call("session/load", load, deadline, should_stop)
+            finally:
+                self._replaying = False
+            self._lost = None
+
+    def _choose_model(self, options: object, deadline: float, should_stop) -> None:
+        """The session's model option, set to `model=` if the agent offers that value."""
+        option = next(
+            (
+                o
+                for o in (options if isinstance(options, list) else [])
+                if isinstance(o, dict) and (o.get("category") == "model" or o.get("id") == "model")
+            ),
+            None,
+        )
+        if option is not None:
+            self.model_option = option.get("currentValue")
+        if self.model is None or self.model_option == self.model:
+            return
+        offered = _values(option.get("options")) if option else []
+        if self.model in offered:
+            params = {"sessionId": self.session_id, "configId": option["id"], "value": self.model}
+            result = self._call("session/set_config_option", params, deadline, should_stop)
+            self.model_option = self.model
+            for o in result.get("configOptions") or []:
+                if isinstance(o, dict) and o.get("id") == option.get("id"):
+                    self.model_option = o.get("currentValue")
+        elif self.model_env is None:
+            raise _RpcError(
+                "session/new",
+                f"model={self.model}: the agent offers no such model "
+                f"({', '.join(map(str, offered)) or 'no model option'}), and no model_env "
+                f"names a variable to pass it in",
+            )
+
+    def _cancel(self, log: _TurnLog, prompt: int, grace: float) -> None:
+        """session/cancel, then `grace` seconds for the agent to end the turn; killed if
+        it does not (the next turn loads the session in a new process)."""
+        self._cancelling = True
+        try:
+            assert self._channel is not None
+            self._channel.notify("session/cancel", {"sessionId": self.session_id})
+            self._ended(log, self._await(prompt, self._clock() + grace, lambda: False))
+        except (_Deadline, _Gone, _RpcError):
+            self._lose(f"the agent did not end a cancelled turn within {grace:g} s and was killed")
+        finally:
+            self._cancelling = False
+
+    def _ended(self, log: _TurnLog, result: dict) -> None:
+        reason = result.get("stopReason")
+        self.stop_reasons.append(reason if isinstance(reason, str) else None)
+        usage = result.get("usage")
+        if isinstance(usage, dict):
+            turn = log.turn
+            turn.input_tokens = _count(usage.get("inputTokens"))
+            turn.output_tokens = _count(usage.get("outputTokens"))
+            turn.cache_read_tokens = _count(usage.get("cachedReadTokens"))
+            turn.cache_write_tokens = _count(usage.get("cachedWriteTokens"))
+
+    # -- JSON-RPC ----------------------------------------------------------------------
+    def _logged(self, side: str, message: object) -> None:
+        if side == "agent" and isinstance(message, dict) and "not_json" in message:
+            self.not_json += 1
+        if self._transcript is not None:
+            self._transcript.log(side, message)
+
+    def _call(self, method: str, params: dict, deadline: float, should_stop) -> dict:
+        assert self._channel is not None
+        return self._await(self._channel.request(method, params), deadline, should_stop)
+
+    def _await(self, rid: int, deadline: float, should_stop: Callable[[], bool]) -> dict:
+        """The result of request `rid`, answering what the agent asks meanwhile."""
+        channel = self._channel
+        if channel is None or channel.ended:
+            raise _Gone
+        while True:
+            if should_stop():
+                raise _Stopped
+            left = deadline - self._clock()
+            if left <= 0:
+                raise _Deadline
+            try:
+                message = channel.inbox.get(timeout=min(POLL, left))
+            except queue.Empty:
+                if channel.exited():
+                    channel.ended = True
+                    raise _Gone from None
+                continue
+            if message is None:
+                channel.ended = True
+                raise _Gone
+            if "method" in message:
+                self._dispatch(message)
+            elif message.get("id") == rid:
+                method = channel.pending.pop(rid, "request")
+                if "error" in message:
+                    raise _RpcError(method, message["error"])
+                result = message.get("result")
+                return result if isinstance(result, dict) else {}
+            # A response to nothing we wait for (a request given up on): dropped.
+
+    def _drain(self) -> None:
+        """Answer what the agent sent while no turn ran (no turn records it)."""
+        channel = self._channel
+        while channel is not None and not channel.ended:
+            try:
+                message = channel.inbox.get_nowait()
+            except queue.Empty:
+                return
+            if message is None:
+                channel.ended = True  # the next request finds it gone
+            elif "method" in message:
+                with contextlib.suppress(_Gone):
+                    self._dispatch(message)
+
+    def _dispatch(self, message: dict) -> None:
+        method = message.get("method")
+        params = message.get("params") if isinstance(message.get("params"), dict) else {}
+        if "id" not in message:  # a notification
+            if method == "session/update":
+                self._update(params)
+            return
+        assert self._channel is not None
+        reply = {"jsonrpc": "2.0", "id": message["id"]}
+        if method == "session/request_permission":
+            self._channel.send(reply | {"result": self._permission(params)})
+            return
+        # fs/*, terminal/* (not offered) and anything else.
+        name = str(method)[:100]
+        self.refused[name] = self.refused.get(name, 0) + 1
+        error = {"code": METHOD_NOT_FOUND, "message": f"Method not found: {name}"}
+        self._channel.send(reply | {"error": error})
+
+    def _permission(self, params: dict) -> dict:
+        wanted = ("allow_once", "allow_always") if self.permissions == "allow" else ()
+        wanted = wanted or ("reject_once", "reject_always")
+        options = [o for o in params.get("options") or [] if isinstance(o, dict)]
+        chosen = next((o for kind in wanted for o in options if o.get("kind") == kind), None)
+        if self._cancelling or chosen is None:
+            decision, outcome = "cancelled", {"outcome": "cancelled"}
+        else:
+            decision = "allowed" if self.permissions == "allow" else "denied"
+            outcome = {"outcome": "selected", "optionId": chosen.get("optionId")}
+        self.permission_counts[decision] += 1
+        tool = params.get("toolCall")
+        if self._log is not None and isinstance(tool, dict):
+            state = self._log.tool_call(tool)
+            if state is not None:
+                state.permission = decision
+                if state.result is not None:
+                    state.result.update(state.outcome())
+        return {"outcome": outcome}
+
+    def _update(self, params: dict) -> None:
+        if params.get("sessionId") not in (None, self.session_id):
+            return  # another session's (a subagent's, say): not this conversation
+        update = params.get("update") if isinstance(params.get("update"), dict) else {}
+        kind = update.get("sessionUpdate")
+        if kind == "usage_update":
+            cost = update.get("cost")
+            if isinstance(cost, dict) and cost.get("currency") == "USD":
+                amount = cost.get("amount")
+                if isinstance(amount, int | float) and amount >= 0:
+                    self._cost = float(amount)  # the session's, so far
+            return
+        log = self._log
+        if log is None or self._replaying:
+            return
+        if kind == "agent_message_chunk":
+            log.text(update)
+        elif kind == "agent_thought_chunk":
+            log.text(update, key="reasoning")
+        elif kind in ("tool_call", "tool_call_update"):
+            log.tool_call(update)
+        elif kind == "plan":
+            log.plan(update)
+
+    # -- failures ----------------------------------------------------------------------
+    def _gone(self, during: str) -> AgentRunError:
+        channel = self._channel
+        assert channel is not None
+        code = channel.exit_code(2.0)
+        flooded = channel.flooded
+        self._end()  # its group too: nothing it started survives it
+        if self.session_id is not None:
+            self._lost = "the agent process ended"
+        if flooded:
+            how = f"wrote more than {MAX_STDOUT_BYTES:,} bytes in one turn and was killed"
+        elif code is None:
+            how = "closed its output"
+        elif code < 0:
+            how = f"was killed by signal {-code}"
+        else:
+            how = f"exited with code {code}"
+        return self._failure(f"the agent process {how} during {during}", code)
+
+    def _failure(self, what: str, code: int | None = None) -> AgentRunError:
+        tail = ""
+        if self.home is not None:
+            with contextlib.suppress(OSError), open(self.home / STDERR, "rb") as fh:
+                fh.seek(max(0, fh.seek(0, os.SEEK_END) - STDERR_TAIL_BYTES))
+                tail = fh.read().decode("utf-8", "replace").strip()
+        result = ProcessResult([], code, tail, False, False, 0.0)
+        return self.failure(result, what)
+
+
+def _values(options: object) -> list:
+    """The values a select option offers, groups flattened."""
+    found = []
+    for o in options if isinstance(options, list) else []:
+        if isinstance(o, dict) and "value" in o:
+            found.append(o["value"])
+        elif isinstance(o, dict):
+            found += _values(o.get("options"))
+    return found
+
+
+def _text(value: object) -> str | None:
+    return None if value is None else str(value)[:200]
+
+
+def _count(value: object) -> int:
+    ok = isinstance(value, int) and not isinstance(value, bool) and value > 0
+    return value if ok else 0
