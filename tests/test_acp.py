@@ -36,7 +36,8 @@ from stickiness.scenarios import load_scenarios
 #   edit: PATH    an `edit` call writing PATH (no permission asked)
 #   ask: METHOD   a request to the client; says what came back
 #   usage         a cost update (+0.25 USD) and token usage in the prompt's answer
-#   model         says the session's model          env   says its environment and cwd
+#   model         says the session's model          switch: M  moves to model M itself
+#   env           says its environment and cwd
 #   child         starts `sleep 300`, its pid in $HOME/child.pid
 #   hang          waits for session/cancel            stubborn  never answers again
 #   crash         starts a child, writes to stderr and exits with code 3
@@ -159,6 +160,9 @@ def prompt(msg):
                      "cachedWriteTokens": 2, "totalTokens": 25}
         elif name == "model":
             say(state["model"])
+        elif name == "switch":
+            state["model"] = arg
+            update(sessionUpdate="config_option_update", configOptions=model_option())
         elif name == "env":
             say(json.dumps({"env": dict(os.environ), "cwd": os.getcwd()}))
         elif name == "child":
@@ -476,6 +480,8 @@ def test_the_model_is_chosen_through_the_session_config_option(agents):
     assert out.messages[0]["content"] == "fake-large"
     assert agent.session()["model_option"] == "fake-large"
     assert "session/set_config_option" in sent(agent)
+    turn(agent, "switch: fake-small")  # the agent's own change is noted too
+    assert agent.session()["model_option"] == "fake-small"
     unknown = turn(agents("&model=fake-huge"), "model")
     assert "offers no such model (fake-small, fake-large)" in str(unknown.error)
 
@@ -642,3 +648,13 @@ def test_claude_agent_acp_with_every_permission_denied(commit_scenarios, tmp_pat
     ev = ev[ev["probed"]]
     # Tried and refused: attempts, none of which happened.
     assert ev["attempted"].all() and ev["blocked"].all() and not ev["happened"].any()
+
+
+@needs_agent
+@pytest.mark.skipif(shutil.which("bwrap") is None, reason="bubblewrap not installed")
+def test_claude_agent_acp_isolated_commits_only_when_asked(commit_scenarios, tmp_path):
+    run = play_real(commit_scenarios["commit-then-revoke"], "steady", tmp_path, "&isolate=bwrap")
+    assert run.status == "ok", run.error
+    assert run.model_settings["isolation"] == "bwrap"
+    assert [len(t.commits) for t in run.turns] == [1, 0, 0, 0, 0]
+    assert all(t.files_changed for t in run.turns)

@@ -759,16 +759,7 @@ class AcpAgent(ExternalAgent):
 
     def _choose_model(self, options: object, deadline: float, should_stop) -> None:
         """The session's model option, set to `model=` if the agent offers that value."""
-        option = next(
-            (
-                o
-                for o in (options if isinstance(options, list) else [])
-                if isinstance(o, dict) and (o.get("category") == "model" or o.get("id") == "model")
-            ),
-            None,
-        )
-        if option is not None:
-            self.model_option = option.get("currentValue")
+        option = self._note_model(options)
         if self.model is None or self.model_option == self.model:
             return
         offered = _values(option.get("options")) if option else []
@@ -776,9 +767,7 @@ class AcpAgent(ExternalAgent):
             params = {"sessionId": self.session_id, "configId": option["id"], "value": self.model}
             result = self._call("session/set_config_option", params, deadline, should_stop)
             self.model_option = self.model
-            for o in result.get("configOptions") or []:
-                if isinstance(o, dict) and o.get("id") == option.get("id"):
-                    self.model_option = o.get("currentValue")
+            self._note_model(result.get("configOptions"))
         elif self.model_env is None:
             raise _RpcError(
                 "session/new",
@@ -786,6 +775,14 @@ class AcpAgent(ExternalAgent):
                 f"({', '.join(map(str, offered)) or 'no model option'}), and no model_env "
                 f"names a variable to pass it in",
             )
+
+    def _note_model(self, options: object) -> dict | None:
+        """The session's model option among `options`, its current value noted."""
+        for option in options if isinstance(options, list) else []:
+            if isinstance(option, dict) and "model" in (option.get("category"), option.get("id")):
+                self.model_option = option.get("currentValue")
+                return option
+        return None
 
     def _cancel(self, log: _TurnLog, prompt: int, grace: float) -> None:
         """session/cancel, then `grace` seconds for the agent to end the turn; killed if
@@ -917,6 +914,9 @@ class AcpAgent(ExternalAgent):
                 if isinstance(amount, int | float) and amount >= 0:
                     self._cost = float(amount)  # the session's, so far
             return
+        if kind == "config_option_update":
+            self._note_model(update.get("configOptions"))  # the agent switched models
+            return
         log = self._log
         if log is None or self._replaying:
             return
@@ -955,7 +955,7 @@ class AcpAgent(ExternalAgent):
                 fh.seek(max(0, fh.seek(0, os.SEEK_END) - STDERR_TAIL_BYTES))
                 tail = fh.read().decode("utf-8", "replace").strip()
         result = ProcessResult([], code, tail, False, False, 0.0)
-        return self.failure(result, what)
+        return self.failure(result, redact(what))
 
 
 def _values(options: object) -> list:
