@@ -6,6 +6,7 @@ escaped: a message stays a few short lines whatever the file holds.
 
 from __future__ import annotations
 
+import functools
 import re
 import reprlib
 from collections.abc import Iterable
@@ -31,6 +32,17 @@ _REPR.maxother = MAX_SHOWN_CHARS
 _REPR.maxlist = _REPR.maxtuple = _REPR.maxdict = _REPR.maxset = 4
 
 
+@functools.cache
+def _repr_for(limit: int) -> reprlib.Repr:
+    """A reprlib that shortens strings only past `limit`, not at its own default."""
+    if limit == MAX_SHOWN_CHARS:
+        return _REPR
+    wide = reprlib.Repr()
+    wide.maxlevel, wide.maxstring, wide.maxother = 2, limit, limit
+    wide.maxlist = wide.maxtuple = wide.maxdict = wide.maxset = 4
+    return wide
+
+
 class ScenarioError(ValueError):
     """A scenario file is unreadable or invalid; the message names file and field."""
 
@@ -41,7 +53,7 @@ def shown(value: object, limit: int = MAX_SHOWN_CHARS) -> str:
     if isinstance(value, int) and value.bit_length() > 128:
         return f"an integer of {value.bit_length():,} bits"
     try:
-        text = _REPR.repr(value)
+        text = _repr_for(limit).repr(value)
     except Exception:  # a value whose repr fails still gets a description
         text = f"a {type(value).__name__}"
     if len(text) > limit:
