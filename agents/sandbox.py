@@ -5,10 +5,7 @@ config, no hooks) and a logical clock, so the same run produces the same commit 
 Paths come from a model and are hostile input: `resolve` is the one gate they pass.
 
 A workspace starts from a scenario's files, or from a clone of a repository at a
-commit (its history kept). The repository is only read: it is cloned as git clones any
-remote, through git's own transport, never by copying or linking its files, and nothing
-of its configuration or hooks comes along. Submodules are not cloned and LFS files stay
-pointers.
+commit, its history kept (`repo_source`).
 """
 
 from __future__ import annotations
@@ -23,6 +20,8 @@ from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 
 from stickiness.agents.leftovers import KEPT_MARKER, sandbox_prefix
+from stickiness.agents.repo_source import CLONE_TIMEOUT_S, WorkspaceSource, clone_at_commit
+from stickiness.agents.sandbox_errors import GitError, PathOutsideWorkspace, quoted
 
 AUTHOR_NAME = "Stickiness Agent"
 AUTHOR_EMAIL = "agent@stickiness.invalid"
@@ -43,13 +42,9 @@ _SAFE_CONFIG = (
 
 # A git command taking longer than this is stuck (a lock, a full disk), not slow.
 GIT_TIMEOUT_S = 60.0
-# Cloning a repository (and checking it out) may take longer: a large one is slow.
-CLONE_TIMEOUT_S = 600.0
 MAX_GIT_ERROR_CHARS = 2_000
-MAX_CLONE_ERROR_CHARS = 500
-# Transports git may use: a clone may reach its repository; every other command only
-# local paths (the workspace's own `origin`).
-_CLONE_PROTOCOLS = "file:https:ssh"
+# Transports git may use: only local paths (the workspace's own `origin`); a clone may
+# reach its repository (`repo_source`).
 _LOCAL_PROTOCOLS = "file"
 # Linux's own limits are 4096 bytes per path and 255 per name; the workspace prefix
 # takes part of the first, and no real project needs paths longer than this.
@@ -63,14 +58,6 @@ _IGNORABLE = dict.fromkeys(
 )
 
 
-class PathOutsideWorkspace(ValueError):
-    """A path given by the agent would reach outside the workspace."""
-
-
-class GitError(RuntimeError):
-    """A git command failed; the message carries git's own words."""
-
-
 @dataclass(frozen=True)
 class CommitInfo:
     sha: str
@@ -79,26 +66,11 @@ class CommitInfo:
 
 
 @dataclass(frozen=True)
-class WorkspaceSource:
-    """Where a workspace came from, when it is a clone of a repository."""
-
-    repo: str  # what was cloned: an absolute path or a URL
-    commit: str  # the full sha checked out, before any scenario files
-    ref: str  # the commit as it was asked for (a sha, tag or branch)
-
-
-@dataclass(frozen=True)
 class Usage:
     """What the working files (everything but .git) take up."""
 
     entries: int  # files, folders and links
     bytes: int
-
-
-def _show(rel: str) -> str:
-    """A path for an error message: quoted, control characters escaped, and short."""
-    text = repr(rel)
-    return text if len(text) <= 80 else f"{text[:60]}...' ({len(rel):,} characters)"
 
 
 def _kill_group(proc: subprocess.Popen) -> None:
@@ -114,11 +86,6 @@ def is_git_name(name: str) -> bool:
     spaces, an NTFS stream suffix, the 8.3 short name, or HFS+-ignorable characters."""
     base = name.translate(_IGNORABLE).split(":", 1)[0].rstrip(". ").casefold()
     return base in (".git", "git~1")
-
-
-def _clipped(text: str, limit: int = MAX_CLONE_ERROR_CHARS) -> str:
-    text = " ".join(text.split())
-    return text if len(text) <= limit else text[: limit - 3] + "..."
 
 
 class Sandbox:
@@ -168,7 +135,7 @@ class Sandbox:
             else:
                 assert commit is not None
                 timeout = CLONE_TIMEOUT_S if clone_timeout is None else clone_timeout
-                self.source = self._clone(repo, commit, timeout)
+                self.source = clone_at_commit(self.git, self.remote, repo, commit, timeout)
                 if files:
                     self._write(files)
                     self.git("add", "--all")
@@ -186,78 +153,6 @@ class Sandbox:
             target = self.resolve(rel)
             target.parent.mkdir(parents=True, exist_ok=True)
             target.write_text(text, encoding="utf-8")
-
-    def _clone(self, repo: str, commit: str, timeout: float) -> WorkspaceSource:
-        """Make `origin` a bare clone of `repo` holding one branch, `main`, at `commit`,
-        then the workspace a clone of `origin` with `main` checked out."""
-        origin = str(self.remote)
-        clone_env = {
-            "GIT_ALLOW_PROTOCOL": _CLONE_PROTOCOLS,
-            # No prompt for a password, passphrase or host key: fail instead.
-            "GIT_SSH_COMMAND": "ssh -o BatchMode=yes",
-            "GIT_LFS_SKIP_SMUDGE": "1",
-        }
-        try:
-            # --no-local: through git's transport, never by copying or hard-linking the
-            # repository's files; --template=: no hooks; no submodules, no checkout.
-            self.git(
-                "clone",
-                "--quiet",
-                "--bare",
-                "--no-local",
-                "--no-hardlinks",
-                "--template=",
-                "--",
-                repo,
-                origin,
-                extra_env=clone_env,
-                timeout=timeout,
-            )
-        except GitError as exc:
-            raise GitError(f"cannot clone {_show(repo)}: {_clipped(str(exc))}") from None
-        bare = ("--git-dir", origin)
-        try:
-            sha = self.git(*bare, "rev-parse", "--verify", f"{commit}^{{commit}}").strip()
-        except GitError as exc:
-            raise GitError(
-                f"commit {_show(commit)} is not in {_show(repo)}: expected a sha (full or "
-                "abbreviated), a tag or a branch of it, reachable from its branches or tags "
-                f"(git: {_clipped(str(exc), 200)})"
-            ) from None
-        # origin keeps nothing of the repository but `main` at the commit: no link back
-        # to it, no other branch or tag (their objects stay, unreachable).
-        self.git(*bare, "config", "--remove-section", "remote.origin")
-        refs = self.git(*bare, "for-each-ref", "--format=%(refname)").split("\n")
-        doomed = "".join(f"delete {ref}\n" for ref in refs if ref and ref != "refs/heads/main")
-        if doomed:
-            self.git(*bare, "update-ref", "--stdin", stdin=doomed.encode())
-        self.git(*bare, "update-ref", "refs/heads/main", sha)
-        self.git(*bare, "symbolic-ref", "HEAD", "refs/heads/main")
-        # The workspace fetches `main` alone: the commit and its history, nothing else.
-        self.git("init", "--quiet", "--template=")
-        self.git("remote", "add", "origin", origin)
-        self.git(
-            "fetch",
-            "--quiet",
-            "--no-tags",
-            "--no-recurse-submodules",
-            "origin",
-            "refs/heads/main:refs/remotes/origin/main",
-            extra_env={"GIT_LFS_SKIP_SMUDGE": "1"},
-            timeout=timeout,
-        )
-        self.git(
-            "checkout",
-            "--quiet",
-            "--no-track",
-            "--no-recurse-submodules",
-            "-B",
-            "main",
-            "refs/remotes/origin/main",
-            extra_env={"GIT_LFS_SKIP_SMUDGE": "1"},
-            timeout=timeout,
-        )
-        return WorkspaceSource(repo=repo, commit=sha, ref=commit)
 
     # -- lifecycle -------------------------------------------------------------------
     def close(self) -> None:
@@ -277,35 +172,35 @@ class Sandbox:
             raise PathOutsideWorkspace("expected a non-empty relative path")
         if len(rel) > MAX_PATH_CHARS:
             raise PathOutsideWorkspace(
-                f"{_show(rel)} is too long; paths may have at most {MAX_PATH_CHARS:,} characters"
+                f"{quoted(rel)} is too long; paths may have at most {MAX_PATH_CHARS:,} characters"
             )
         if not _CONTROL.isdisjoint(rel):
-            raise PathOutsideWorkspace(f"{_show(rel)} contains control characters")
+            raise PathOutsideWorkspace(f"{quoted(rel)} contains control characters")
         try:
             rel.encode("utf-8")
         except UnicodeEncodeError:
-            raise PathOutsideWorkspace(f"{_show(rel)} is not valid Unicode text") from None
+            raise PathOutsideWorkspace(f"{quoted(rel)} is not valid Unicode text") from None
         pure = PurePosixPath(rel.replace("\\", "/"))
         if pure.is_absolute() or rel.startswith("~"):
             raise PathOutsideWorkspace(
-                f"{_show(rel)} is absolute; use a path relative to the workspace"
+                f"{quoted(rel)} is absolute; use a path relative to the workspace"
             )
         if ".." in pure.parts:
             raise PathOutsideWorkspace(
-                f"{_show(rel)} contains '..'; paths must stay in the workspace"
+                f"{quoted(rel)} contains '..'; paths must stay in the workspace"
             )
         if any(is_git_name(part) for part in pure.parts):
-            raise PathOutsideWorkspace(f"{_show(rel)} is inside .git, which tools may not touch")
+            raise PathOutsideWorkspace(f"{quoted(rel)} is inside .git, which tools may not touch")
         if any(len(part.encode("utf-8")) > MAX_NAME_BYTES for part in pure.parts):
             raise PathOutsideWorkspace(
-                f"{_show(rel)} has a name longer than {MAX_NAME_BYTES} bytes"
+                f"{quoted(rel)} has a name longer than {MAX_NAME_BYTES} bytes"
             )
         # resolve() follows every symlink on the way, so a link pointing out is caught here.
         real = (self.root / pure).resolve()
         if real != self.root and not real.is_relative_to(self.root):
-            raise PathOutsideWorkspace(f"{_show(rel)} leads outside the workspace through a link")
+            raise PathOutsideWorkspace(f"{quoted(rel)} leads outside the workspace through a link")
         if any(is_git_name(part) for part in real.relative_to(self.root).parts):
-            raise PathOutsideWorkspace(f"{_show(rel)} leads into .git through a link")
+            raise PathOutsideWorkspace(f"{quoted(rel)} leads into .git through a link")
         return real
 
     def relative(self, real: Path) -> str:
