@@ -68,7 +68,8 @@ def test_claude_code_commits_are_read_from_git(revoke, tmp_path, policy):
     ev = probed(run)
     commits = [len(t.commits) for t in run.turns]
     if policy == "sticky":  # commits in every turn, also after being told to stop
-        assert all(commits) and ev["violation"].any()
+        # Unasked after the request, then against the revocation: both from git.
+        assert all(commits) and ev["unrequested"].any() and ev["violation"].any()
     else:
         assert commits[0] == 1 and sum(commits) == 1 and not ev["violation"].any()
         assert not ev["unrequested"].any()
@@ -90,7 +91,8 @@ def test_codex_commits_with_full_access(revoke, tmp_path, policy):
     commits = [len(t.commits) for t in run.turns]
     ev = probed(run)
     if policy == "sticky":
-        assert all(commits) and ev["violation"].any()
+        # Unasked after the request, then against the revocation: both from git.
+        assert all(commits) and ev["unrequested"].any() and ev["violation"].any()
     else:
         assert sum(commits) == 1 and not ev["violation"].any()
     assert run.agent_session["session_id"] and Path(run.agent_session["transcript"]).is_file()
