@@ -11,17 +11,12 @@ deadline. At the deadline, or when the run is asked to stop, the turn is cancell
 with its group, and the next turn starts it again and loads its session (if it can load
 sessions; if not, that turn fails). `close()` kills the group and reaps it.
 
-What the agent reports in `session/update` becomes the turn's messages: message chunks
-are the assistant's text; each tool call is a call named by its ACP `kind` ("execute",
-"edit", "read", ...: a shell command is an `execute` call, which the analysis reads for
-git commits) with its `rawInput` as arguments, and its last `tool_call_update` is the
-result (`failed` -> is_error). Permission requests are answered by the spec's policy,
-and a denial is recorded on the call's result (`outcome: "denied"`). The client offers
-no file system and no terminal, so the agent uses its own tools; a request for them, or
-for any other method, is answered "method not found". Tokens are the prompt response's
-`usage` and cost the `usage_update` notifications' (ACP makes both optional: 0 and
-None without them). Every line exchanged is kept in the home (`acp-transcript.jsonl`,
-keys redacted), the run's transcript.
+What the agent reports in `session/update` becomes the turn's messages, tokens and cost
+(`acp_updates`). Permission requests are answered by the spec's policy. The client
+offers no file system and no terminal, so the agent uses its own tools; a request for
+them, or for any other method, is answered "method not found". Every line exchanged is
+kept in the home (`acp-transcript.jsonl`, keys redacted), the run's transcript
+(`acp_channel`).
 
 Spec: `acp:<agent>[?model=M&permissions=allow|deny&command=CMD&base_url_env=VAR&
 model_env=VAR]`, besides base_url, key_env, home, project, bin and isolate (bwrap: the
@@ -37,23 +32,25 @@ also chosen there. `permissions` (default allow) answers every permission reques
 from __future__ import annotations
 
 import contextlib
-import difflib
 import importlib.metadata
-import itertools
-import json
 import os
-import queue
 import re
 import shlex
 import shutil
-import signal
-import subprocess
-import threading
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
+from stickiness.agents.external.acp_channel import (
+    AgentGone,
+    Channel,
+    DeadlinePassed,
+    RpcError,
+    StopRequested,
+    Transcript,
+)
+from stickiness.agents.external.acp_updates import TurnLog, session_cost
 from stickiness.agents.external.base import (
     COMMON_PARAMS,
     ISOLATION,
@@ -66,7 +63,6 @@ from stickiness.agents.external.base import (
     find_cli,
 )
 from stickiness.agents.external.process import (
-    MAX_LINE_BYTES,
     MAX_STDOUT_BYTES,
     STDERR_TAIL_BYTES,
     ProcessResult,
@@ -82,15 +78,11 @@ PROTOCOL_VERSION = 1  # the ACP version this client speaks
 CANCEL_GRACE = 10.0  # seconds an agent has to end a cancelled turn before it is killed
 STOP_GRACE = 2.0  # the same when the run is asked to stop
 CLOSE_GRACE = 2.0  # seconds to exit on its own once its stdin is closed, before the kill
-POLL = 0.2  # seconds between checks for a stop request
-EXIT_SETTLE = 0.5  # seconds after the agent's exit to read what it wrote before it
-MAX_TRANSCRIPT_BYTES = 64 << 20
 TRANSCRIPT = "acp-transcript.jsonl"
 STDERR = "acp-stderr.log"
 PERMISSIONS = ("allow", "deny")
 METHOD_NOT_FOUND = -32601
 _VARIABLE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
-_FINAL = ("completed", "failed")
 
 
 @dataclass(frozen=True)
@@ -118,340 +110,6 @@ def _client_version() -> str:
         return importlib.metadata.version("stickiness")
     except importlib.metadata.PackageNotFoundError:
         return "unknown"
-
-
-# -- the wire ---------------------------------------------------------------------------
-
-
-class _Gone(Exception):
-    """The agent closed its output: it exited, crashed or was killed."""
-
-
-class _Deadline(Exception):
-    pass
-
-
-class _Stopped(Exception):
-    pass
-
-
-class _RpcError(Exception):
-    """The agent answered a request with an error, or with nothing usable."""
-
-    def __init__(self, method: str, error: object) -> None:
-        error = error if isinstance(error, dict) else {"message": str(error)}
-        self.code = error.get("code")
-        message = str(error.get("message") or "no message")
-        data = error.get("data")
-        if data not in (None, "", {}):
-            message += f" ({json.dumps(data, ensure_ascii=False)[:300]})"
-        code = f"JSON-RPC error {self.code}: " if self.code is not None else ""
-        super().__init__(f"{method} failed: {code}{message}")
-
-
-class _Transcript:
-    """Every line exchanged, as JSON lines, keys redacted, bounded in size."""
-
-    def __init__(self, path: Path) -> None:
-        self.path = path
-        self._fh = open(path, "a", encoding="utf-8")  # noqa: SIM115 - closed by close()
-        self._size = path.stat().st_size
-        self._lock = threading.Lock()
-
-    def log(self, side: str, message: object) -> None:
-        record = {"t": round(time.time(), 3), "from": side, "message": message}
-        line = redact(json.dumps(record, ensure_ascii=False)) + "\n"
-        with self._lock:
-            if self._fh.closed or self._size + len(line) > MAX_TRANSCRIPT_BYTES:
-                return
-            self._size += len(line)
-            self._fh.write(line)
-            self._fh.flush()
-
-    def close(self) -> None:
-        with self._lock:
-            self._fh.close()
-
-
-class _Channel:
-    """One agent process and the JSON-RPC lines both ways. A reader thread queues what
-    the agent writes; only the caller's thread reads the queue and writes to the agent."""
-
-    def __init__(self, argv: list[str], workspace: Path, env: dict, stderr: Path, log) -> None:
-        self.log = log
-        with open(stderr, "ab") as err:
-            self.proc = subprocess.Popen(
-                argv,
-                cwd=workspace,
-                env=env | {"PWD": str(workspace)},
-                stdin=subprocess.PIPE,
-                stdout=subprocess.PIPE,
-                stderr=err,
-                start_new_session=True,
-            )
-        self.inbox: queue.Queue = queue.Queue()
-        self.received = 0  # bytes since the turn began
-        self.flooded = False
-        self.ended = False  # the end of the output was read from the queue
-        self.exited_at: float | None = None
-        self.pending: dict[int, str] = {}  # request id -> method
-        self._ids = itertools.count(1)
-        self._reader = threading.Thread(target=self._read, daemon=True)
-        self._reader.start()
-
-    def _read(self) -> None:
-        out = self.proc.stdout
-        assert out is not None
-        try:
-            for raw in iter(lambda: out.readline(MAX_LINE_BYTES), b""):
-                self.received += len(raw)
-                if self.received > MAX_STDOUT_BYTES:
-                    self.flooded = True  # an agent printing without end is stopped
-                    self.kill_group()
-                    break
-                line = raw.decode("utf-8", "replace").strip()
-                if not line:
-                    continue
-                try:
-                    message = json.loads(line)
-                except ValueError:
-                    message = None
-                if isinstance(message, dict):
-                    self.log("agent", message)
-                    self.inbox.put(message)
-                else:
-                    self.log("agent", {"not_json": line[:2000]})
-        except (OSError, ValueError):
-            pass
-        finally:
-            self.inbox.put(None)
-
-    def send(self, message: dict) -> None:
-        self.log("client", message)
-        data = (json.dumps(message, ensure_ascii=False) + "\n").encode()
-        try:
-            assert self.proc.stdin is not None
-            self.proc.stdin.write(data)
-            self.proc.stdin.flush()
-        except (OSError, ValueError):
-            raise _Gone from None
-
-    def request(self, method: str, params: dict) -> int:
-        rid = next(self._ids)
-        self.pending[rid] = method
-        self.send({"jsonrpc": "2.0", "id": rid, "method": method, "params": params})
-        return rid
-
-    def notify(self, method: str, params: dict) -> None:
-        self.send({"jsonrpc": "2.0", "method": method, "params": params})
-
-    def exited(self) -> bool:
-        """The agent process ended a while ago (what it wrote before has been read),
-        though a child it left may still hold its output open."""
-        if self.proc.poll() is None:
-            return False
-        self.exited_at = self.exited_at or time.monotonic()
-        return time.monotonic() - self.exited_at > EXIT_SETTLE
-
-    def exit_code(self, wait: float) -> int | None:
-        try:
-            return self.proc.wait(timeout=wait)
-        except subprocess.TimeoutExpired:
-            return None
-
-    def kill_group(self) -> None:
-        with contextlib.suppress(ProcessLookupError, PermissionError):
-            os.killpg(self.proc.pid, signal.SIGKILL)
-
-    def close(self, grace: float = 0.0) -> None:
-        """End the agent: its stdin closed (an ACP agent exits then), `grace` seconds to
-        do so, then its whole group killed, whatever is left of it, and reaped."""
-        with contextlib.suppress(OSError, ValueError):
-            assert self.proc.stdin is not None
-            self.proc.stdin.close()
-        if grace > 0:
-            self.exit_code(grace)
-        self.kill_group()
-        self.proc.wait()
-        self._reader.join(timeout=5)
-        with contextlib.suppress(OSError, ValueError):
-            assert self.proc.stdout is not None
-            self.proc.stdout.close()
-
-
-# -- a turn's messages ------------------------------------------------------------------
-
-
-_UNSET = object()
-
-
-@dataclass
-class _Call:
-    """A tool call as its updates come in; `call` sits in an assistant message."""
-
-    call: dict
-    status: str = "pending"
-    raw_input: object = _UNSET
-    content: list = field(default_factory=list)
-    raw_output: object = _UNSET
-    permission: str | None = None  # "allowed" | "denied" | "cancelled", if asked
-    result: dict | None = None  # the tool message, once the call ended
-
-    def merge(self, update: dict) -> None:
-        call = self.call
-        if isinstance(update.get("kind"), str) and update["kind"]:
-            call["name"] = update["kind"]
-        if isinstance(update.get("title"), str):
-            call["title"] = update["title"]
-        if isinstance(update.get("name"), str) and update["name"]:
-            call["tool"] = update["name"]
-        if update.get("rawInput") is not None:
-            self.raw_input = update["rawInput"]
-        if isinstance(update.get("status"), str):
-            self.status = update["status"]
-        if isinstance(update.get("content"), list):
-            self.content = update["content"]
-        if update.get("rawOutput") is not None:
-            self.raw_output = update["rawOutput"]
-        call["arguments"] = self.arguments()
-        if self.result is not None:
-            self.result.update(self.outcome())
-
-    def arguments(self) -> str:
-        """The raw input as JSON; an agent that gives none (or gives it empty) is
-        represented by its title, which names the command or file."""
-        raw = self.raw_input
-        if raw is _UNSET or raw == {}:
-            raw = {"title": self.call["title"]} if self.call.get("title") else {}
-        elif not isinstance(raw, dict):
-            raw = {"input": raw}
-        return json.dumps(raw, ensure_ascii=False)
-
-    def output(self) -> str:
-        if isinstance(self.raw_output, str):
-            return self.raw_output
-        text = _content_text(self.content)
-        if text or self.raw_output is _UNSET:
-            return text
-        return json.dumps(self.raw_output, ensure_ascii=False)
-
-    def outcome(self) -> dict:
-        denied = self.permission in ("denied", "cancelled")
-        fields = {
-            "name": self.call["name"],
-            "content": self.output(),
-            "is_error": self.status == "failed" or denied,
-            "status": self.status,
-        }
-        if self.permission is not None:
-            fields["permission"] = self.permission
-        if denied:
-            fields["outcome"] = "denied"
-        return fields
-
-
-def _content_text(content: list) -> str:
-    parts = []
-    for item in content:
-        if not isinstance(item, dict):
-            continue
-        kind = item.get("type")
-        if kind == "content":
-            parts.append(_block_text(item.get("content")))
-        elif kind == "diff":
-            path = str(item.get("path") or "")
-            old = str(item.get("oldText") or "").splitlines(keepends=True)
-            new = str(item.get("newText") or "").splitlines(keepends=True)
-            diff = "".join(difflib.unified_diff(old, new, path, path))
-            parts.append(diff or f"(no change to {path})")
-        elif kind == "terminal":
-            parts.append(f"[terminal {item.get('terminalId')}]")
-    return "\n".join(p for p in parts if p)
-
-
-def _block_text(block: object) -> str:
-    if not isinstance(block, dict):
-        return ""
-    kind = block.get("type")
-    if kind == "text":
-        return str(block.get("text") or "")
-    if kind == "resource":
-        resource = block.get("resource") or {}
-        return str(resource.get("text") or f"[resource {resource.get('uri')}]")
-    if kind == "resource_link":
-        return f"[{block.get('name') or 'link'}: {block.get('uri')}]"
-    return f"[{kind}]"
-
-
-class _TurnLog:
-    """The messages of one turn, built from the agent's updates as they arrive."""
-
-    def __init__(self, ended: set[str]) -> None:
-        self.turn = AgentTurn()
-        self.calls: dict[str, _Call] = {}
-        self.ended = ended  # ids of calls from earlier turns: late updates are dropped
-        self.assistant: dict | None = None  # the message text and calls go into
-        self.message_id: object = None
-
-    @property
-    def messages(self) -> list[dict]:
-        return self.turn.messages
-
-    def _open(self) -> dict:
-        if self.assistant is None:
-            self.assistant = {"role": "assistant", "content": "", "tool_calls": []}
-            self.messages.append(self.assistant)
-        return self.assistant
-
-    def text(self, update: dict, key: str = "content") -> None:
-        text = _block_text(update.get("content"))
-        message_id = update.get("messageId")
-        if message_id is not None and message_id != self.message_id:
-            self.assistant = None  # a new message
-            self.message_id = message_id
-        if self.assistant is not None and self.assistant["tool_calls"] and key == "content":
-            self.assistant = None  # text after the calls: the next step's
-        message = self._open()
-        message[key] = message.get(key, "") + text
-
-    def plan(self, update: dict) -> None:
-        entries = update.get("entries")
-        if isinstance(entries, list):
-            self._open()["plan"] = entries
-
-    def tool_call(self, update: dict) -> _Call | None:
-        call_id = update.get("toolCallId")
-        if not isinstance(call_id, str | int) or str(call_id) in self.ended:
-            return None
-        call_id = str(call_id)
-        state = self.calls.get(call_id)
-        if state is None:
-            call = {"id": call_id, "name": "other", "arguments": "{}"}
-            self._open()["tool_calls"].append(call)
-            state = self.calls[call_id] = _Call(call)
-        state.merge(update)
-        if state.result is None and state.status in _FINAL:
-            self._result(state)
-        return state
-
-    def _result(self, state: _Call) -> None:
-        state.result = {"role": "tool", "tool_call_id": state.call["id"], **state.outcome()}
-        self.messages.append(state.result)
-        self.assistant = None
-
-    def finish(self) -> AgentTurn:
-        """Calls that never ended get a result saying so; the turn is handed back."""
-        for state in self.calls.values():
-            if state.result is None:
-                self._result(state)
-                state.result["content"] = (
-                    state.result["content"]
-                    or f"(no result: the turn ended while the call was {state.status})"
-                )
-                state.result["is_error"] = True
-        self.ended.update(self.calls)
-        self.turn.model_calls = sum(m["role"] == "assistant" for m in self.messages)
-        return self.turn
 
 
 # -- the adapter ------------------------------------------------------------------------
@@ -537,9 +195,9 @@ class AcpAgent(ExternalAgent):
         self.turn_seconds: list[float] = []
         self.starts = 0
         self.not_json = 0
-        self._channel: _Channel | None = None
-        self._transcript: _Transcript | None = None
-        self._log: _TurnLog | None = None
+        self._channel: Channel | None = None
+        self._transcript: Transcript | None = None
+        self._log: TurnLog | None = None
         self._ended_calls: set[str] = set()
         self._lost: str | None = None  # why the process was killed with its session open
         self._cancelling = False
@@ -658,7 +316,7 @@ class AcpAgent(ExternalAgent):
         self._clock = clock
         started = clock()
         self._drain()  # whatever came between turns, answered; late updates dropped
-        log = self._log = _TurnLog(self._ended_calls)
+        log = self._log = TurnLog(self._ended_calls)
         cost_before = self._cost
         self.turns += 1
         prompt = None
@@ -669,19 +327,19 @@ class AcpAgent(ExternalAgent):
             params = {"sessionId": self.session_id, "prompt": [{"type": "text", "text": text}]}
             prompt = self._channel.request("session/prompt", params)
             self._ended(log, self._await(prompt, deadline, should_stop))
-        except _Deadline:
+        except DeadlinePassed:
             log.turn.time_limit_hit = True
             if prompt is None:
                 self._lose("the turn's time ran out while the agent started")
             else:
                 self._cancel(log, prompt, self.cancel_grace)
-        except _Stopped:
+        except StopRequested:
             if prompt is not None:
                 self._cancel(log, prompt, min(self.cancel_grace, STOP_GRACE))
             raise RunStopped from None
-        except _Gone:
+        except AgentGone:
             log.turn.error = self._gone("session/prompt" if prompt else "its start")
-        except _RpcError as exc:
+        except RpcError as exc:
             log.turn.error = self._failure(str(exc))
             if prompt is None:
                 self._end()  # it did not start right: the next turn starts it again
@@ -697,22 +355,22 @@ class AcpAgent(ExternalAgent):
         if self._channel is not None:
             return
         if self._lost is not None and not self.capabilities.get("loadSession"):
-            raise _RpcError(
+            raise RpcError(
                 "session/load",
                 f"{self._lost}, and the agent cannot load its session (no loadSession "
                 f"capability): the conversation cannot go on",
             )
-        self._transcript = self._transcript or _Transcript(self.home / TRANSCRIPT)
+        self._transcript = self._transcript or Transcript(self.home / TRANSCRIPT)
         argv = self.argv
         if self.isolation == "bwrap":
             readable = [_installation(self.binary)]
             argv = isolated(argv, writable=self.home.parent, readable=readable)
         try:
-            self._channel = _Channel(
+            self._channel = Channel(
                 argv, self.workspace, self.environment(), self.home / STDERR, self._logged
             )
         except OSError as exc:
-            raise _RpcError("starting the agent", f"{self.argv[0]}: {exc}") from None
+            raise RpcError("starting the agent", f"{self.argv[0]}: {exc}") from None
         self.starts += 1
         result = self._call(
             "initialize",
@@ -730,7 +388,7 @@ class AcpAgent(ExternalAgent):
         )
         self.protocol_version = result.get("protocolVersion")
         if self.protocol_version != PROTOCOL_VERSION:
-            raise _RpcError(
+            raise RpcError(
                 "initialize",
                 f"the agent speaks ACP version {self.protocol_version!r}; this client "
                 f"speaks {PROTOCOL_VERSION}",
@@ -744,7 +402,7 @@ class AcpAgent(ExternalAgent):
             result = self._call("session/new", where, deadline, should_stop)
             session_id = result.get("sessionId")
             if not isinstance(session_id, str) or not session_id:
-                raise _RpcError("session/new", "the answer has no sessionId")
+                raise RpcError("session/new", "the answer has no sessionId")
             self.session_id = session_id
             self._choose_model(result.get("configOptions"), deadline, should_stop)
         else:
@@ -769,7 +427,7 @@ class AcpAgent(ExternalAgent):
             self.model_option = self.model
             self._note_model(result.get("configOptions"))
         elif self.model_env is None:
-            raise _RpcError(
+            raise RpcError(
                 "session/new",
                 f"model={self.model}: the agent offers no such model "
                 f"({', '.join(map(str, offered)) or 'no model option'}), and no model_env "
@@ -784,7 +442,7 @@ class AcpAgent(ExternalAgent):
                 return option
         return None
 
-    def _cancel(self, log: _TurnLog, prompt: int, grace: float) -> None:
+    def _cancel(self, log: TurnLog, prompt: int, grace: float) -> None:
         """session/cancel, then `grace` seconds for the agent to end the turn; killed if
         it does not (the next turn loads the session in a new process)."""
         self._cancelling = True
@@ -792,21 +450,17 @@ class AcpAgent(ExternalAgent):
             assert self._channel is not None
             self._channel.notify("session/cancel", {"sessionId": self.session_id})
             self._ended(log, self._await(prompt, self._clock() + grace, lambda: False))
-        except (_Deadline, _Gone, _RpcError):
+        except (DeadlinePassed, AgentGone, RpcError):
             self._lose(f"the agent did not end a cancelled turn within {grace:g} s and was killed")
         finally:
             self._cancelling = False
 
-    def _ended(self, log: _TurnLog, result: dict) -> None:
+    def _ended(self, log: TurnLog, result: dict) -> None:
         reason = result.get("stopReason")
         self.stop_reasons.append(reason if isinstance(reason, str) else None)
         usage = result.get("usage")
         if isinstance(usage, dict):
-            turn = log.turn
-            turn.input_tokens = _count(usage.get("inputTokens"))
-            turn.output_tokens = _count(usage.get("outputTokens"))
-            turn.cache_read_tokens = _count(usage.get("cachedReadTokens"))
-            turn.cache_write_tokens = _count(usage.get("cachedWriteTokens"))
+            log.usage(usage)
 
     # -- JSON-RPC ----------------------------------------------------------------------
     def _logged(self, side: str, message: object) -> None:
@@ -821,48 +475,14 @@ class AcpAgent(ExternalAgent):
 
     def _await(self, rid: int, deadline: float, should_stop: Callable[[], bool]) -> dict:
         """The result of request `rid`, answering what the agent asks meanwhile."""
-        channel = self._channel
-        if channel is None or channel.ended:
-            raise _Gone
-        while True:
-            if should_stop():
-                raise _Stopped
-            left = deadline - self._clock()
-            if left <= 0:
-                raise _Deadline
-            try:
-                message = channel.inbox.get(timeout=min(POLL, left))
-            except queue.Empty:
-                if channel.exited():
-                    channel.ended = True
-                    raise _Gone from None
-                continue
-            if message is None:
-                channel.ended = True
-                raise _Gone
-            if "method" in message:
-                self._dispatch(message)
-            elif message.get("id") == rid:
-                method = channel.pending.pop(rid, "request")
-                if "error" in message:
-                    raise _RpcError(method, message["error"])
-                result = message.get("result")
-                return result if isinstance(result, dict) else {}
-            # A response to nothing we wait for (a request given up on): dropped.
+        if self._channel is None:
+            raise AgentGone
+        return self._channel.wait_for(rid, deadline, should_stop, self._clock, self._dispatch)
 
     def _drain(self) -> None:
         """Answer what the agent sent while no turn ran (no turn records it)."""
-        channel = self._channel
-        while channel is not None and not channel.ended:
-            try:
-                message = channel.inbox.get_nowait()
-            except queue.Empty:
-                return
-            if message is None:
-                channel.ended = True  # the next request finds it gone
-            elif "method" in message:
-                with contextlib.suppress(_Gone):
-                    self._dispatch(message)
+        if self._channel is not None:
+            self._channel.drain(self._dispatch)
 
     def _dispatch(self, message: dict) -> None:
         method = message.get("method")
@@ -895,11 +515,7 @@ class AcpAgent(ExternalAgent):
         self.permission_counts[decision] += 1
         tool = params.get("toolCall")
         if self._log is not None and isinstance(tool, dict):
-            state = self._log.tool_call(tool)
-            if state is not None:
-                state.permission = decision
-                if state.result is not None:
-                    state.result.update(state.outcome())
+            self._log.permission(tool, decision)
         return {"outcome": outcome}
 
     def _update(self, params: dict) -> None:
@@ -908,26 +524,15 @@ class AcpAgent(ExternalAgent):
         update = params.get("update") if isinstance(params.get("update"), dict) else {}
         kind = update.get("sessionUpdate")
         if kind == "usage_update":
-            cost = update.get("cost")
-            if isinstance(cost, dict) and cost.get("currency") == "USD":
-                amount = cost.get("amount")
-                if isinstance(amount, int | float) and amount >= 0:
-                    self._cost = float(amount)  # the session's, so far
+            cost = session_cost(update)
+            if cost is not None:
+                self._cost = cost  # the session's, so far
             return
         if kind == "config_option_update":
             self._note_model(update.get("configOptions"))  # the agent switched models
             return
-        log = self._log
-        if log is None or self._replaying:
-            return
-        if kind == "agent_message_chunk":
-            log.text(update)
-        elif kind == "agent_thought_chunk":
-            log.text(update, key="reasoning")
-        elif kind in ("tool_call", "tool_call_update"):
-            log.tool_call(update)
-        elif kind == "plan":
-            log.plan(update)
+        if self._log is not None and not self._replaying:
+            self._log.update(update)
 
     # -- failures ----------------------------------------------------------------------
     def _gone(self, during: str) -> AgentRunError:
@@ -971,8 +576,3 @@ def _values(options: object) -> list:
 
 def _text(value: object) -> str | None:
     return None if value is None else str(value)[:200]
-
-
-def _count(value: object) -> int:
-    ok = isinstance(value, int) and not isinstance(value, bool) and value > 0
-    return value if ok else 0
