@@ -381,10 +381,10 @@ def test_a_turn_past_its_deadline_is_cancelled_and_the_session_goes_on(agents):
     assert out.time_limit_hit and out.error is None
     assert out.messages[0]["content"] == "working"
     assert "session/cancel" in sent(agent)
-    pid = agent._channel.proc.pid
+    pid = agent.acp.channel.proc.pid
     after = turn(agent, "say: still here")
     assert after.messages[0]["content"] == "still here" and not after.time_limit_hit
-    assert agent._channel.proc.pid == pid  # the same process, the same session
+    assert agent.acp.channel.proc.pid == pid  # the same process, the same session
     session = agent.session()
     assert session["stop_reasons"] == "cancelled, end_turn" and session["starts"] == "1"
 
@@ -393,7 +393,7 @@ def test_an_agent_ignoring_cancel_is_killed_and_its_session_loaded_again(agents)
     agent = agents()
     turn(agent, "child")
     child = int((agent.home / "child.pid").read_text())
-    first = agent._channel.proc.pid
+    first = agent.acp.channel.proc.pid
     out = turn(agent, "say: thinking; stubborn", seconds=1.0)
     assert out.time_limit_hit and out.messages[0]["content"] == "thinking"
     assert not alive(first) and not alive(child)  # the whole group, reaped
@@ -420,13 +420,13 @@ def test_a_crashed_agent_is_a_clear_error_and_leaves_no_process(agents):
     assert "fake agent crashed" in message  # the stderr tail
     assert out.messages[0]["content"] == "about to fail"
     child = int((agent.home / "child.pid").read_text())
-    assert not alive(child) and agent._channel is None
+    assert not alive(child) and agent.acp.channel is None
 
 
 def test_close_kills_the_group_and_reaps_it(agents):
     agent = agents()
     turn(agent, "child")
-    proc = agent._channel.proc
+    proc = agent.acp.channel.proc
     child = int((agent.home / "child.pid").read_text())
     assert alive(proc.pid) and alive(child)
     agent.close()

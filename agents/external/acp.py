@@ -14,9 +14,9 @@ sessions; if not, that turn fails). `close()` kills the group and reaps it.
 What the agent reports in `session/update` becomes the turn's messages, tokens and cost
 (`acp_updates`). Permission requests are answered by the spec's policy. The client
 offers no file system and no terminal, so the agent uses its own tools; a request for
-them, or for any other method, is answered "method not found". Every line exchanged is
-kept in the home (`acp-transcript.jsonl`, keys redacted), the run's transcript
-(`acp_channel`).
+them, or for any other method, is answered "method not found" (`acp_session`, which
+keeps the session across the agent's processes). Every line exchanged is kept in the
+home (`acp-transcript.jsonl`, keys redacted), the run's transcript (`acp_channel`).
 
 Spec: `acp:<agent>[?model=M&permissions=allow|deny&command=CMD&base_url_env=VAR&
 model_env=VAR]`, besides base_url, key_env, home, project, bin and isolate (bwrap: the
@@ -32,7 +32,6 @@ also chosen there. `permissions` (default allow) answers every permission reques
 from __future__ import annotations
 
 import contextlib
-import importlib.metadata
 import os
 import re
 import shlex
@@ -46,11 +45,12 @@ from stickiness.agents.external.acp_channel import (
     AgentGone,
     Channel,
     DeadlinePassed,
+    Logger,
     RpcError,
     StopRequested,
-    Transcript,
 )
-from stickiness.agents.external.acp_updates import TurnLog, session_cost
+from stickiness.agents.external.acp_session import PROTOCOL_VERSION, TRANSCRIPT, AcpSession
+from stickiness.agents.external.acp_updates import TurnLog
 from stickiness.agents.external.base import (
     COMMON_PARAMS,
     ISOLATION,
@@ -74,14 +74,10 @@ from stickiness.agents.models.base import ModelSpec, ModelSpecError
 from stickiness.agents.models.remote import DEFAULTS, CallOptions, resolve
 from stickiness.agents.redact import redact
 
-PROTOCOL_VERSION = 1  # the ACP version this client speaks
 CANCEL_GRACE = 10.0  # seconds an agent has to end a cancelled turn before it is killed
 STOP_GRACE = 2.0  # the same when the run is asked to stop
-CLOSE_GRACE = 2.0  # seconds to exit on its own once its stdin is closed, before the kill
-TRANSCRIPT = "acp-transcript.jsonl"
 STDERR = "acp-stderr.log"
 PERMISSIONS = ("allow", "deny")
-METHOD_NOT_FOUND = -32601
 _VARIABLE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 
 
@@ -103,13 +99,6 @@ CLAUDE_AGENT_ACP = KnownAgent(
     model_env="ANTHROPIC_MODEL",
 )
 KNOWN_AGENTS: dict[str, KnownAgent] = {"claude-agent-acp": CLAUDE_AGENT_ACP}
-
-
-def _client_version() -> str:
-    try:
-        return importlib.metadata.version("stickiness")
-    except importlib.metadata.PackageNotFoundError:
-        return "unknown"
 
 
 # -- the adapter ------------------------------------------------------------------------
@@ -182,28 +171,12 @@ class AcpAgent(ExternalAgent):
             )
         self.home: Path | None = None
         self.workspace: Path | None = None
-        self.session_id: str | None = None
         self.turns = 0
-        # What the agent said about itself, and what happened, for session().
-        self.agent_info: dict | None = None
-        self.protocol_version: object = None
-        self.capabilities: dict = {}
-        self.model_option: object = None  # the session's model option, as the agent set it
-        self.permission_counts = {"allowed": 0, "denied": 0, "cancelled": 0}
-        self.refused: dict[str, int] = {}  # agent requests answered "method not found"
+        self.acp = AcpSession(self.permissions, self.model, self.model_env)
+        # What happened, besides what the session keeps, for session().
         self.stop_reasons: list[str | None] = []
         self.turn_seconds: list[float] = []
-        self.starts = 0
-        self.not_json = 0
-        self._channel: Channel | None = None
-        self._transcript: Transcript | None = None
-        self._log: TurnLog | None = None
         self._ended_calls: set[str] = set()
-        self._lost: str | None = None  # why the process was killed with its session open
-        self._cancelling = False
-        self._replaying = False
-        self._cost: float | None = None  # the session's cost so far, as the agent says
-        self._clock: Callable[[], float] = time.monotonic
 
     def _command(self, command: str) -> list[str]:
         try:
@@ -224,6 +197,10 @@ class AcpAgent(ExternalAgent):
         return [str(found), *argv[1:]]
 
     # -- what is recorded --------------------------------------------------------------
+    @property
+    def session_id(self) -> str | None:
+        return self.acp.session_id
+
     @property
     def harness(self) -> str:
         return f"acp:{self.agent_name}"
@@ -254,20 +231,21 @@ class AcpAgent(ExternalAgent):
         """Strings, as the trajectory keeps them: what the agent said it is, and how the
         session went (permission answers, methods refused, stop reasons, seconds per
         turn, processes started)."""
-        info = self.agent_info or {}
-        counts = self.permission_counts
+        acp = self.acp
+        info = acp.agent_info or {}
+        counts = acp.permission_counts
         return super().session() | {
             "agent_name": _text(info.get("name")),
             "agent_version": _text(info.get("version")),
-            "protocol_version": _text(self.protocol_version),
+            "protocol_version": _text(acp.protocol_version),
             "permissions": self.permissions,
             "permission_requests": ", ".join(f"{k} {v}" for k, v in counts.items()),
-            "refused_methods": ", ".join(f"{k} x{v}" for k, v in self.refused.items()) or None,
-            "model_option": _text(self.model_option),
+            "refused_methods": ", ".join(f"{k} x{v}" for k, v in acp.refused.items()) or None,
+            "model_option": _text(acp.model_option),
             "stop_reasons": ", ".join(str(r) for r in self.stop_reasons) or None,
             "turn_seconds": ", ".join(f"{s:.2f}" for s in self.turn_seconds) or None,
-            "starts": str(self.starts),
-            "lines_not_json": str(self.not_json),
+            "starts": str(acp.starts),
+            "lines_not_json": str(acp.not_json),
         }
 
     def transcript(self) -> Path | None:
@@ -288,20 +266,19 @@ class AcpAgent(ExternalAgent):
 
     # -- lifecycle ---------------------------------------------------------------------
     def close(self) -> None:
-        self._end(CLOSE_GRACE)
-        if self._transcript is not None:
-            self._transcript.close()
+        self.acp.close()
 
-    def _end(self, grace: float = 0.0) -> None:
-        channel, self._channel = self._channel, None
-        if channel is not None:
-            channel.close(grace)
-
-    def _lose(self, why: str) -> None:
-        """Kill the agent with its session open; the next turn loads the session."""
-        self._end()
-        if self.session_id is not None:
-            self._lost = why
+    def _start(self, log: Logger) -> Channel:
+        """The agent process, in the workspace, under bubblewrap if asked."""
+        assert self.home is not None and self.workspace is not None
+        argv = self.argv
+        if self.isolation == "bwrap":
+            readable = [_installation(self.binary)]
+            argv = isolated(argv, writable=self.home.parent, readable=readable)
+        try:
+            return Channel(argv, self.workspace, self.environment(), self.home / STDERR, log)
+        except OSError as exc:
+            raise RpcError("starting the agent", f"{self.argv[0]}: {exc}") from None
 
     # -- one turn ----------------------------------------------------------------------
     def run_turn(
@@ -313,24 +290,25 @@ class AcpAgent(ExternalAgent):
     ) -> AgentTurn:
         if self.home is None or self.workspace is None:
             raise RuntimeError("AcpAgent.run_turn before prepare()")
-        self._clock = clock
+        acp = self.acp
+        acp.clock = clock
         started = clock()
-        self._drain()  # whatever came between turns, answered; late updates dropped
-        log = self._log = TurnLog(self._ended_calls)
-        cost_before = self._cost
+        acp.drain()  # whatever came between turns, answered; late updates dropped
+        log = acp.log = TurnLog(self._ended_calls)
+        cost_before = acp.cost
         self.turns += 1
         prompt = None
         try:
-            self._ensure_session(deadline, should_stop)
-            assert self._channel is not None
-            self._channel.received = 0
-            params = {"sessionId": self.session_id, "prompt": [{"type": "text", "text": text}]}
-            prompt = self._channel.request("session/prompt", params)
-            self._ended(log, self._await(prompt, deadline, should_stop))
+            acp.open(self.home, self.workspace, self._start, deadline, should_stop)
+            assert acp.channel is not None
+            acp.channel.received = 0
+            params = {"sessionId": acp.session_id, "prompt": [{"type": "text", "text": text}]}
+            prompt = acp.channel.request("session/prompt", params)
+            self._ended(log, acp.wait(prompt, deadline, should_stop))
         except DeadlinePassed:
             log.turn.time_limit_hit = True
             if prompt is None:
-                self._lose("the turn's time ran out while the agent started")
+                acp.lose("the turn's time ran out while the agent started")
             else:
                 self._cancel(log, prompt, self.cancel_grace)
         except StopRequested:
@@ -342,118 +320,19 @@ class AcpAgent(ExternalAgent):
         except RpcError as exc:
             log.turn.error = self._failure(str(exc))
             if prompt is None:
-                self._end()  # it did not start right: the next turn starts it again
+                acp.end()  # it did not start right: the next turn starts it again
         finally:
-            self._log = None
+            acp.log = None
             self.turn_seconds.append(clock() - started)
         turn = log.finish()
-        if self._cost is not None and self._cost != cost_before:
-            turn.cost_usd = max(0.0, self._cost - (cost_before or 0.0))
+        if acp.cost is not None and acp.cost != cost_before:
+            turn.cost_usd = max(0.0, acp.cost - (cost_before or 0.0))
         return turn
 
-    def _ensure_session(self, deadline: float, should_stop: Callable[[], bool]) -> None:
-        if self._channel is not None:
-            return
-        if self._lost is not None and not self.capabilities.get("loadSession"):
-            raise RpcError(
-                "session/load",
-                f"{self._lost}, and the agent cannot load its session (no loadSession "
-                f"capability): the conversation cannot go on",
-            )
-        self._transcript = self._transcript or Transcript(self.home / TRANSCRIPT)
-        argv = self.argv
-        if self.isolation == "bwrap":
-            readable = [_installation(self.binary)]
-            argv = isolated(argv, writable=self.home.parent, readable=readable)
-        try:
-            self._channel = Channel(
-                argv, self.workspace, self.environment(), self.home / STDERR, self._logged
-            )
-        except OSError as exc:
-            raise RpcError("starting the agent", f"{self.argv[0]}: {exc}") from None
-        self.starts += 1
-        result = self._call(
-            "initialize",
-            {
-                "protocolVersion": PROTOCOL_VERSION,
-                # No file system and no terminal: the agent uses its own tools.
-                "clientCapabilities": {
-                    "fs": {"readTextFile": False, "writeTextFile": False},
-                    "terminal": False,
-                },
-                "clientInfo": {"name": "stickiness", "version": _client_version()},
-            },
-            deadline,
-            should_stop,
-        )
-        self.protocol_version = result.get("protocolVersion")
-        if self.protocol_version != PROTOCOL_VERSION:
-            raise RpcError(
-                "initialize",
-                f"the agent speaks ACP version {self.protocol_version!r}; this client "
-                f"speaks {PROTOCOL_VERSION}",
-            )
-        info = result.get("agentInfo")
-        self.agent_info = info if isinstance(info, dict) else None
-        caps = result.get("agentCapabilities")
-        self.capabilities = caps if isinstance(caps, dict) else {}
-        where = {"cwd": str(self.workspace), "mcpServers": []}
-        if self.session_id is None:
-            result = self._call("session/new", where, deadline, should_stop)
-            session_id = result.get("sessionId")
-            if not isinstance(session_id, str) or not session_id:
-                raise RpcError("session/new", "the answer has no sessionId")
-            self.session_id = session_id
-            self._choose_model(result.get("configOptions"), deadline, should_stop)
-        else:
-            # The conversation so far comes back as updates: already recorded, dropped.
-            self._replaying = True
-            try:
-                load = {"sessionId": self.session_id, **where}
-                self._call("session/load", load, deadline, should_stop)
-            finally:
-                self._replaying = False
-            self._lost = None
-
-    def _choose_model(self, options: object, deadline: float, should_stop) -> None:
-        """The session's model option, set to `model=` if the agent offers that value."""
-        option = self._note_model(options)
-        if self.model is None or self.model_option == self.model:
-            return
-        offered = _values(option.get("options")) if option else []
-        if self.model in offered:
-            params = {"sessionId": self.session_id, "configId": option["id"], "value": self.model}
-            result = self._call("session/set_config_option", params, deadline, should_stop)
-            self.model_option = self.model
-            self._note_model(result.get("configOptions"))
-        elif self.model_env is None:
-            raise RpcError(
-                "session/new",
-                f"model={self.model}: the agent offers no such model "
-                f"({', '.join(map(str, offered)) or 'no model option'}), and no model_env "
-                f"names a variable to pass it in",
-            )
-
-    def _note_model(self, options: object) -> dict | None:
-        """The session's model option among `options`, its current value noted."""
-        for option in options if isinstance(options, list) else []:
-            if isinstance(option, dict) and "model" in (option.get("category"), option.get("id")):
-                self.model_option = option.get("currentValue")
-                return option
-        return None
-
     def _cancel(self, log: TurnLog, prompt: int, grace: float) -> None:
-        """session/cancel, then `grace` seconds for the agent to end the turn; killed if
-        it does not (the next turn loads the session in a new process)."""
-        self._cancelling = True
-        try:
-            assert self._channel is not None
-            self._channel.notify("session/cancel", {"sessionId": self.session_id})
-            self._ended(log, self._await(prompt, self._clock() + grace, lambda: False))
-        except (DeadlinePassed, AgentGone, RpcError):
-            self._lose(f"the agent did not end a cancelled turn within {grace:g} s and was killed")
-        finally:
-            self._cancelling = False
+        result = self.acp.cancel(prompt, grace)
+        if result is not None:
+            self._ended(log, result)
 
     def _ended(self, log: TurnLog, result: dict) -> None:
         reason = result.get("stopReason")
@@ -462,87 +341,14 @@ class AcpAgent(ExternalAgent):
         if isinstance(usage, dict):
             log.usage(usage)
 
-    # -- JSON-RPC ----------------------------------------------------------------------
-    def _logged(self, side: str, message: object) -> None:
-        if side == "agent" and isinstance(message, dict) and "not_json" in message:
-            self.not_json += 1
-        if self._transcript is not None:
-            self._transcript.log(side, message)
-
-    def _call(self, method: str, params: dict, deadline: float, should_stop) -> dict:
-        assert self._channel is not None
-        return self._await(self._channel.request(method, params), deadline, should_stop)
-
-    def _await(self, rid: int, deadline: float, should_stop: Callable[[], bool]) -> dict:
-        """The result of request `rid`, answering what the agent asks meanwhile."""
-        if self._channel is None:
-            raise AgentGone
-        return self._channel.wait_for(rid, deadline, should_stop, self._clock, self._dispatch)
-
-    def _drain(self) -> None:
-        """Answer what the agent sent while no turn ran (no turn records it)."""
-        if self._channel is not None:
-            self._channel.drain(self._dispatch)
-
-    def _dispatch(self, message: dict) -> None:
-        method = message.get("method")
-        params = message.get("params") if isinstance(message.get("params"), dict) else {}
-        if "id" not in message:  # a notification
-            if method == "session/update":
-                self._update(params)
-            return
-        assert self._channel is not None
-        reply = {"jsonrpc": "2.0", "id": message["id"]}
-        if method == "session/request_permission":
-            self._channel.send(reply | {"result": self._permission(params)})
-            return
-        # fs/*, terminal/* (not offered) and anything else.
-        name = str(method)[:100]
-        self.refused[name] = self.refused.get(name, 0) + 1
-        error = {"code": METHOD_NOT_FOUND, "message": f"Method not found: {name}"}
-        self._channel.send(reply | {"error": error})
-
-    def _permission(self, params: dict) -> dict:
-        wanted = ("allow_once", "allow_always") if self.permissions == "allow" else ()
-        wanted = wanted or ("reject_once", "reject_always")
-        options = [o for o in params.get("options") or [] if isinstance(o, dict)]
-        chosen = next((o for kind in wanted for o in options if o.get("kind") == kind), None)
-        if self._cancelling or chosen is None:
-            decision, outcome = "cancelled", {"outcome": "cancelled"}
-        else:
-            decision = "allowed" if self.permissions == "allow" else "denied"
-            outcome = {"outcome": "selected", "optionId": chosen.get("optionId")}
-        self.permission_counts[decision] += 1
-        tool = params.get("toolCall")
-        if self._log is not None and isinstance(tool, dict):
-            self._log.permission(tool, decision)
-        return {"outcome": outcome}
-
-    def _update(self, params: dict) -> None:
-        if params.get("sessionId") not in (None, self.session_id):
-            return  # another session's (a subagent's, say): not this conversation
-        update = params.get("update") if isinstance(params.get("update"), dict) else {}
-        kind = update.get("sessionUpdate")
-        if kind == "usage_update":
-            cost = session_cost(update)
-            if cost is not None:
-                self._cost = cost  # the session's, so far
-            return
-        if kind == "config_option_update":
-            self._note_model(update.get("configOptions"))  # the agent switched models
-            return
-        if self._log is not None and not self._replaying:
-            self._log.update(update)
-
     # -- failures ----------------------------------------------------------------------
     def _gone(self, during: str) -> AgentRunError:
-        channel = self._channel
+        channel = self.acp.channel
         assert channel is not None
         code = channel.exit_code(2.0)
         flooded = channel.flooded
-        self._end()  # its group too: nothing it started survives it
-        if self.session_id is not None:
-            self._lost = "the agent process ended"
+        # Its group too: nothing it started survives it.
+        self.acp.lose("the agent process ended")
         if flooded:
             how = f"wrote more than {MAX_STDOUT_BYTES:,} bytes in one turn and was killed"
         elif code is None:
@@ -561,17 +367,6 @@ class AcpAgent(ExternalAgent):
                 tail = fh.read().decode("utf-8", "replace").strip()
         result = ProcessResult([], code, tail, False, False, 0.0)
         return self.failure(result, redact(what))
-
-
-def _values(options: object) -> list:
-    """The values a select option offers, groups flattened."""
-    found = []
-    for o in options if isinstance(options, list) else []:
-        if isinstance(o, dict) and "value" in o:
-            found.append(o["value"])
-        elif isinstance(o, dict):
-            found += _values(o.get("options"))
-    return found
 
 
 def _text(value: object) -> str | None:
