@@ -147,7 +147,9 @@ class AcpSession:
             self._transcript.close()
 
     # -- the model ---------------------------------------------------------------------
-    def _choose_model(self, options: object, deadline: float, should_stop) -> None:
+    def _choose_model(
+        self, options: object, deadline: float, should_stop: Callable[[], bool]
+    ) -> None:
         """The session's model option, set to `model=` if the agent offers that value."""
         option = self._note_model(options)
         if self.model is None or self.model_option == self.model:
@@ -181,7 +183,9 @@ class AcpSession:
         if self._transcript is not None:
             self._transcript.log(side, message)
 
-    def _call(self, method: str, params: dict, deadline: float, should_stop) -> dict:
+    def _call(
+        self, method: str, params: dict, deadline: float, should_stop: Callable[[], bool]
+    ) -> dict:
         assert self.channel is not None
         return self.wait(self.channel.request(method, params), deadline, should_stop)
 
@@ -260,7 +264,7 @@ class AcpSession:
             self._note_model(update.get("configOptions"))  # the agent switched models
             return
         if self.log is not None and not self._replaying:
-            self.log.update(update)
+            self.log.apply(update)
 
 
 def _values(options: object) -> list:

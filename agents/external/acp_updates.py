@@ -148,7 +148,7 @@ class TurnLog:
     def messages(self) -> list[dict]:
         return self.turn.messages
 
-    def update(self, update: dict) -> None:
+    def apply(self, update: dict) -> None:
         """A `session/update` of this turn's: text, a tool call or a plan."""
         kind = update.get("sessionUpdate")
         if kind == "agent_message_chunk":
