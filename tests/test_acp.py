@@ -16,6 +16,7 @@ from urllib.parse import quote
 
 import pytest
 from llm_server import FakeLLMServer
+from processes import alive, gone
 from scripted_agents import claude_code_agent
 
 from stickiness.agents.external import CLIS
@@ -270,14 +271,6 @@ def turn(agent: AcpAgent, text: str, seconds: float = 30.0, stop=lambda: False):
     return agent.run_turn(text, time.monotonic() + seconds, stop)
 
 
-def alive(pid: int) -> bool:
-    try:
-        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
-    except (OSError, IndexError):
-        return False
-    return state not in ("Z", "X")
-
-
 def transcript(agent: AcpAgent) -> list[dict]:
     path = agent.transcript()
     assert path is not None
@@ -396,7 +389,7 @@ def test_an_agent_ignoring_cancel_is_killed_and_its_session_loaded_again(agents)
     first = agent.acp.channel.proc.pid
     out = turn(agent, "say: thinking; stubborn", seconds=1.0)
     assert out.time_limit_hit and out.messages[0]["content"] == "thinking"
-    assert not alive(first) and not alive(child)  # the whole group, reaped
+    assert gone(first) and gone(child)  # the whole group, reaped
     back = turn(agent, "say: back")
     assert [m["content"] for m in back.messages] == ["back"]  # the replay is not the turn's
     assert sent(agent).count("session/load") == 1 and agent.session()["starts"] == "2"
@@ -420,7 +413,7 @@ def test_a_crashed_agent_is_a_clear_error_and_leaves_no_process(agents):
     assert "fake agent crashed" in message  # the stderr tail
     assert out.messages[0]["content"] == "about to fail"
     child = int((agent.home / "child.pid").read_text())
-    assert not alive(child) and agent.acp.channel is None
+    assert gone(child) and agent.acp.channel is None
 
 
 def test_close_kills_the_group_and_reaps_it(agents):
@@ -430,7 +423,7 @@ def test_close_kills_the_group_and_reaps_it(agents):
     child = int((agent.home / "child.pid").read_text())
     assert alive(proc.pid) and alive(child)
     agent.close()
-    assert proc.returncode is not None and not alive(child)
+    assert proc.returncode is not None and gone(child)
     agent.close()  # twice is harmless
 
 

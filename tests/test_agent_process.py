@@ -9,6 +9,8 @@ import sys
 import time
 from pathlib import Path
 
+from processes import gone
+
 from stickiness.agents.external.process import run_agent_process
 from stickiness.agents.external.setup import AgentSetup, agent_env, prepare_home
 
@@ -22,21 +24,6 @@ print(json.dumps({"cwd": os.getcwd(), "pwd": os.environ.get("PWD"), "env": dict(
 sys.stdout.flush()
 time.sleep(float(sys.argv[1]))
 """
-
-
-def gone(pid: int, within: float = 5.0) -> bool:
-    """The process is dead (or a zombie), checked until `within` seconds have passed:
-    a SIGKILL is delivered asynchronously."""
-    deadline = time.monotonic() + within
-    while time.monotonic() < deadline:
-        try:
-            state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
-        except (OSError, IndexError):
-            return True
-        if state in ("Z", "X"):
-            return True
-        time.sleep(0.05)
-    return False
 
 
 def start(tmp_path: Path, seconds: float, **kwargs):
