@@ -53,14 +53,14 @@ from stickiness.agents.external.acp_session import PROTOCOL_VERSION, TRANSCRIPT,
 from stickiness.agents.external.acp_updates import TurnLog
 from stickiness.agents.external.base import (
     COMMON_PARAMS,
-    ISOLATION,
     AgentRunError,
     AgentTurn,
     Cli,
     ExternalAgent,
-    _installation,
     cli_version,
     find_cli,
+    installation_folder,
+    isolation_of,
 )
 from stickiness.agents.external.process import (
     MAX_STDOUT_BYTES,
@@ -160,15 +160,7 @@ class AcpAgent(ExternalAgent):
             self.argv = [str(self.binary)]
             self.version = cli_version(self.binary)
         self.cli = self.known.cli if self.known else Cli(spec.name, "", "", self.argv[0])
-        self.isolation = spec.param("isolate", "none")
-        if self.isolation not in ISOLATION:
-            raise ModelSpecError(
-                f"model {spec}: isolate={self.isolation}: expected one of {', '.join(ISOLATION)}"
-            )
-        if self.isolation == "bwrap" and shutil.which("bwrap") is None:
-            raise ModelSpecError(
-                f"model {spec}: isolate=bwrap needs bubblewrap (Debian: apt-get install bubblewrap)"
-            )
+        self.isolation = isolation_of(spec)
         self.home: Path | None = None
         self.workspace: Path | None = None
         self.turns = 0
@@ -273,7 +265,7 @@ class AcpAgent(ExternalAgent):
         assert self.home is not None and self.workspace is not None
         argv = self.argv
         if self.isolation == "bwrap":
-            readable = [_installation(self.binary)]
+            readable = [installation_folder(self.binary)]
             argv = isolated(argv, writable=self.home.parent, readable=readable)
         try:
             return Channel(argv, self.workspace, self.environment(), self.home / STDERR, log)

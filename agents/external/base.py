@@ -23,7 +23,7 @@ from stickiness.agents.external.process import ProcessResult, isolated, run_agen
 from stickiness.agents.external.setup import AgentSetup, agent_env, copy_project_files
 from stickiness.agents.external.setup import prepare_home as _prepare_home
 from stickiness.agents.loop import RunStopped
-from stickiness.agents.models.base import ModelSpec, ModelSpecError
+from stickiness.agents.models.base import ModelCallError, ModelSpec, ModelSpecError
 from stickiness.agents.models.remote import DEFAULTS, CallOptions, RemoteSettings, resolve
 from stickiness.agents.redact import redact
 
@@ -39,12 +39,22 @@ _TRANSIENT = re.compile(
 )
 
 
-class AgentRunError(RuntimeError):
+class AgentRunError(ModelCallError):
     """An agent process failed a turn; `transient` as for model calls."""
 
-    def __init__(self, message: str, *, transient: bool = False) -> None:
-        super().__init__(message)
-        self.transient = transient
+
+def isolation_of(spec: ModelSpec) -> str:
+    """The spec's `isolate=` mode, checked (bubblewrap must be installed for bwrap)."""
+    isolation = spec.param("isolate", "none")
+    if isolation not in ISOLATION:
+        raise ModelSpecError(
+            f"model {spec}: isolate={isolation}: expected one of {', '.join(ISOLATION)}"
+        )
+    if isolation == "bwrap" and shutil.which("bwrap") is None:
+        raise ModelSpecError(
+            f"model {spec}: isolate=bwrap needs bubblewrap (Debian: apt-get install bubblewrap)"
+        )
+    return isolation
 
 
 @dataclass(frozen=True)
@@ -85,7 +95,7 @@ def find_cli(spec: ModelSpec, cli: Cli) -> Path:
     )
 
 
-def _installation(binary: Path) -> Path:
+def installation_folder(binary: Path) -> Path:
     """The folder holding everything a CLI runs from: its npm prefix when it has one."""
     real = binary.resolve()
     for folder in (binary, *binary.parents):
@@ -143,15 +153,7 @@ class ExternalAgent:
         self.setup = AgentSetup.from_spec(spec)
         self.binary = find_cli(spec, self.cli)
         self.version = cli_version(self.binary)
-        self.isolation = spec.param("isolate", "none")
-        if self.isolation not in ISOLATION:
-            raise ModelSpecError(
-                f"model {spec}: isolate={self.isolation}: expected one of {', '.join(ISOLATION)}"
-            )
-        if self.isolation == "bwrap" and shutil.which("bwrap") is None:
-            raise ModelSpecError(
-                f"model {spec}: isolate=bwrap needs bubblewrap (Debian: apt-get install bubblewrap)"
-            )
+        self.isolation = isolation_of(spec)
         self.home: Path | None = None
         self.workspace: Path | None = None
         self.session_id: str | None = None
@@ -240,7 +242,7 @@ class ExternalAgent:
         command = self.command(text)
         if self.isolation == "bwrap":
             command = isolated(
-                command, writable=self.home.parent, readable=[_installation(self.binary)]
+                command, writable=self.home.parent, readable=[installation_folder(self.binary)]
             )
         result = run_agent_process(
             command,
