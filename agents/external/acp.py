@@ -59,14 +59,12 @@ from stickiness.agents.external.base import (
     ExternalAgent,
     cli_version,
     find_cli,
-    installation_folder,
     isolation_of,
 )
 from stickiness.agents.external.process import (
     MAX_STDOUT_BYTES,
     STDERR_TAIL_BYTES,
     ProcessResult,
-    isolated,
 )
 from stickiness.agents.external.setup import AgentSetup, agent_env
 from stickiness.agents.loop import RunStopped
@@ -263,12 +261,14 @@ class AcpAgent(ExternalAgent):
     def _start(self, log: Logger) -> Channel:
         """The agent process, in the workspace, under bubblewrap if asked."""
         assert self.home is not None and self.workspace is not None
-        argv = self.argv
-        if self.isolation == "bwrap":
-            readable = [installation_folder(self.binary)]
-            argv = isolated(argv, writable=self.home.parent, readable=readable)
         try:
-            return Channel(argv, self.workspace, self.environment(), self.home / STDERR, log)
+            return Channel(
+                self.launchable(self.argv),
+                self.workspace,
+                self.environment(),
+                self.home / STDERR,
+                log,
+            )
         except OSError as exc:
             raise RpcError("starting the agent", f"{self.argv[0]}: {exc}") from None
 

@@ -223,6 +223,14 @@ class ExternalAgent:
     def extra_env(self) -> dict[str, str]:
         return {}
 
+    def launchable(self, argv: list[str]) -> list[str]:
+        """`argv` as it is started: under bubblewrap when the spec asks for isolation,
+        with the run's own folder writable and the CLI's installation readable."""
+        if self.isolation != "bwrap" or self.home is None:
+            return argv
+        readable = [installation_folder(self.binary)]
+        return isolated(argv, writable=self.home.parent, readable=readable)
+
     # -- one turn --------------------------------------------------------------------
     def command(self, text: str) -> list[str]:
         raise NotImplementedError
@@ -239,13 +247,8 @@ class ExternalAgent:
     ) -> AgentTurn:
         if self.home is None or self.workspace is None:
             raise RuntimeError("ExternalAgent.run_turn before prepare()")
-        command = self.command(text)
-        if self.isolation == "bwrap":
-            command = isolated(
-                command, writable=self.home.parent, readable=[installation_folder(self.binary)]
-            )
         result = run_agent_process(
-            command,
+            self.launchable(self.command(text)),
             workspace=self.workspace,
             env=self.environment(),
             deadline=deadline,
