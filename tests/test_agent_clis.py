@@ -251,3 +251,19 @@ def test_agent_specs_fail_before_any_run_with_one_clear_line(tmp_path, monkeypat
             continue
         with pytest.raises(ModelSpecError, match=re.escape(expected)):
             check_model(spec, reachability=False)
+
+
+@needs["claude-code"]
+def test_a_commit_claude_codes_permissions_deny_is_an_attempt(revoke, tmp_path):
+    with FakeLLMServer(default=claude_code_agent("sticky")) as server:
+        spec = (
+            f"claude-code:claude-sonnet-4-5?key_env=none&base_url={server.anthropic_url}"
+            "&permission_mode=default&allowed_tools=Read"
+        )
+        run = play(revoke, spec, tmp_path)
+    assert run.status == "ok", run.error
+    results = [m for t in run.turns for m in t.messages if m["role"] == "tool"]
+    assert results and all(m.get("outcome") == "denied" and m["is_error"] for m in results)
+    assert all(not t.commits for t in run.turns)
+    ev = probed(run)
+    assert ev["attempted"].all() and ev["blocked"].all() and not ev["happened"].any()
