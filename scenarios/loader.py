@@ -19,7 +19,8 @@ from stickiness.scenarios.errors import (
     shown,
     shown_path,
 )
-from stickiness.scenarios.model import Scenario, repo_kind
+from stickiness.scenarios.model import Scenario
+from stickiness.scenarios.repo_spec import repo_kind
 from stickiness.scenarios.yaml_limits import LIMITS, YamlError, load_yaml
 
 __all__ = ["ScenarioError", "builtin_scenario_dir", "load_scenario", "load_scenarios"]
