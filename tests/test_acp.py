@@ -15,213 +15,20 @@ from types import SimpleNamespace
 from urllib.parse import quote
 
 import pytest
-from llm_server import FakeLLMServer
 from processes import alive, gone
-from scripted_agents import claude_code_agent
 
 from stickiness.agents.external import CLIS
 from stickiness.agents.external.acp import CLAUDE_AGENT_ACP, AcpAgent
-from stickiness.agents.external.base import AgentRunError, find_cli
+from stickiness.agents.external.base import AgentRunError
 from stickiness.agents.loop import RunStopped
 from stickiness.agents.models import ModelSpec, ModelSpecError, check_model
 from stickiness.agents.runner import RunOptions, plan_runs, run_one
 from stickiness.analysis.extract import attempted_actions
-from stickiness.analysis.observe import observe
 from stickiness.reports import agent_commands
 from stickiness.reports.cli import main
 from stickiness.scenarios import load_scenarios
 
-# A tiny ACP agent: each prompt is a list of directives separated by ";".
-#   say: TEXT     two message chunks       think: TEXT   a thought chunk
-#   run: CMD      an `execute` call, after a permission request; bash runs it if allowed
-#   edit: PATH    an `edit` call writing PATH (no permission asked)
-#   ask: METHOD   a request to the client; says what came back
-#   usage         a cost update (+0.25 USD) and token usage in the prompt's answer
-#   model         says the session's model          switch: M  moves to model M itself
-#   env           says its environment and cwd
-#   child         starts `sleep 300`, its pid in $HOME/child.pid
-#   hang          waits for session/cancel            stubborn  never answers again
-#   crash         starts a child, writes to stderr and exits with code 3
-FAKE_AGENT = r"""
-import json, os, subprocess, sys
-
-ARGS = sys.argv[1:]
-PROTOCOL = int(ARGS[ARGS.index("--protocol") + 1]) if "--protocol" in ARGS else 1
-state = {"model": "fake-small", "cost": 0.0, "n": 0, "session": None}
-stash = []
-
-
-def send(obj):
-    sys.stdout.write(json.dumps(obj) + "\n")
-    sys.stdout.flush()
-
-
-def read_raw():
-    line = sys.stdin.readline()
-    if not line:
-        sys.exit(0)
-    return json.loads(line)
-
-
-def read():
-    return stash.pop(0) if stash else read_raw()
-
-
-def update(**fields):
-    send({"jsonrpc": "2.0", "method": "session/update",
-          "params": {"sessionId": state["session"], "update": fields}})
-
-
-def ask(method, params):
-    state["n"] += 1
-    rid = "agent-%d" % state["n"]
-    send({"jsonrpc": "2.0", "id": rid, "method": method, "params": params})
-    while True:
-        msg = read_raw()
-        if msg.get("id") == rid and "method" not in msg:
-            return msg
-        stash.append(msg)
-
-
-def say(text):
-    state["n"] += 1
-    half = len(text) // 2
-    for part in (text[:half], text[half:]):
-        update(sessionUpdate="agent_message_chunk", messageId="m%d" % state["n"],
-               content={"type": "text", "text": part})
-
-
-def child():
-    proc = subprocess.Popen(["sleep", "300"])
-    with open(os.path.join(os.environ["HOME"], "child.pid"), "w") as fh:
-        fh.write(str(proc.pid))
-
-
-def run(command):
-    state["n"] += 1
-    cid = "call-%d" % state["n"]
-    update(sessionUpdate="tool_call", toolCallId=cid, title="Terminal", kind="execute",
-           status="pending", rawInput={})
-    update(sessionUpdate="tool_call_update", toolCallId=cid, title=command,
-           rawInput={"command": command})
-    answer = ask("session/request_permission", {
-        "sessionId": state["session"],
-        "toolCall": {"toolCallId": cid, "title": command, "kind": "execute"},
-        "options": [
-            {"optionId": "yes", "name": "Yes", "kind": "allow_once"},
-            {"optionId": "always", "name": "Always", "kind": "allow_always"},
-            {"optionId": "no", "name": "No", "kind": "reject_once"},
-        ],
-    })
-    outcome = answer["result"]["outcome"]
-    if outcome.get("optionId") not in ("yes", "always"):
-        update(sessionUpdate="tool_call_update", toolCallId=cid, status="failed",
-               content=[{"type": "content", "content": {"type": "text", "text": "refused"}}])
-        return
-    update(sessionUpdate="tool_call_update", toolCallId=cid, status="in_progress")
-    done = subprocess.run(["bash", "-c", command], capture_output=True, text=True)
-    update(sessionUpdate="tool_call_update", toolCallId=cid,
-           status="completed" if done.returncode == 0 else "failed",
-           rawOutput=done.stdout + done.stderr)
-
-
-def edit(path):
-    state["n"] += 1
-    cid = "call-%d" % state["n"]
-    update(sessionUpdate="tool_call", toolCallId=cid, title="Write " + path, kind="edit",
-           status="in_progress", rawInput={"path": path, "content": "line\n"})
-    with open(path, "w") as fh:
-        fh.write("line\n")
-    update(sessionUpdate="tool_call_update", toolCallId=cid, status="completed",
-           content=[{"type": "diff", "path": path, "oldText": None, "newText": "line\n"}])
-
-
-def prompt(msg):
-    usage = None
-    text = msg["params"]["prompt"][0]["text"]
-    for directive in [d.strip() for d in text.split(";") if d.strip()]:
-        name, _, arg = directive.partition(":")
-        name, arg = name.strip(), arg.strip()
-        if name == "say":
-            say(arg)
-        elif name == "think":
-            update(sessionUpdate="agent_thought_chunk", content={"type": "text", "text": arg})
-        elif name == "run":
-            run(arg)
-        elif name == "edit":
-            edit(arg)
-        elif name == "ask":
-            answer = ask(arg, {"sessionId": state["session"], "path": "/etc/hostname"})
-            say("%s -> %s" % (arg, json.dumps(answer.get("error") or answer.get("result"))))
-        elif name == "usage":
-            state["cost"] += 0.25
-            update(sessionUpdate="usage_update", used=10, size=1000,
-                   cost={"amount": state["cost"], "currency": "USD"})
-            usage = {"inputTokens": 11, "outputTokens": 7, "cachedReadTokens": 5,
-                     "cachedWriteTokens": 2, "totalTokens": 25}
-        elif name == "model":
-            say(state["model"])
-        elif name == "switch":
-            state["model"] = arg
-            update(sessionUpdate="config_option_update", configOptions=model_option())
-        elif name == "env":
-            say(json.dumps({"env": dict(os.environ), "cwd": os.getcwd()}))
-        elif name == "child":
-            child()
-        elif name == "hang":
-            while True:
-                other = read()
-                if other.get("method") == "session/cancel":
-                    break
-            send({"jsonrpc": "2.0", "id": msg["id"], "result": {"stopReason": "cancelled"}})
-            return
-        elif name == "stubborn":
-            while True:
-                read()
-        elif name == "crash":
-            child()
-            sys.stderr.write("fake agent crashed\n")
-            sys.stderr.flush()
-            os._exit(3)
-    result = {"stopReason": "end_turn"}
-    if usage:
-        result["usage"] = usage
-    send({"jsonrpc": "2.0", "id": msg["id"], "result": result})
-
-
-def model_option():
-    return [{"id": "model", "name": "Model", "category": "model", "type": "select",
-             "currentValue": state["model"],
-             "options": [{"value": "fake-small", "name": "Small"},
-                         {"value": "fake-large", "name": "Large"}]}]
-
-
-while True:
-    msg = read()
-    method, rid = msg.get("method"), msg.get("id")
-    if method == "initialize":
-        send({"jsonrpc": "2.0", "id": rid, "result": {
-            "protocolVersion": PROTOCOL,
-            "agentCapabilities": {"loadSession": "--no-load" not in ARGS},
-            "agentInfo": {"name": "fake-acp", "version": "1.2.3"},
-            "authMethods": []}})
-    elif method == "session/new":
-        state["session"] = "sess-1"
-        send({"jsonrpc": "2.0", "id": rid,
-              "result": {"sessionId": "sess-1", "configOptions": model_option()}})
-        update(sessionUpdate="available_commands_update", availableCommands=[])
-    elif method == "session/load":
-        state["session"] = msg["params"]["sessionId"]
-        say("replayed history")
-        send({"jsonrpc": "2.0", "id": rid, "result": {}})
-    elif method == "session/set_config_option":
-        state["model"] = msg["params"]["value"]
-        send({"jsonrpc": "2.0", "id": rid, "result": {"configOptions": model_option()}})
-    elif method == "session/prompt":
-        prompt(msg)
-    elif rid is not None:
-        send({"jsonrpc": "2.0", "id": rid, "error": {"code": -32601, "message": "nope"}})
-"""
+HERE = Path(__file__).resolve().parent
 
 
 @pytest.fixture
@@ -230,7 +37,7 @@ def fake(tmp_path: Path) -> Path:
     script = tmp_path / "bin" / "fake_acp.py"
     # The system's Python where there is one: it stays visible under isolate=bwrap.
     python = "/usr/bin/python3" if Path("/usr/bin/python3").is_file() else sys.executable
-    script.write_text(f"#!{python}\n{FAKE_AGENT}")
+    script.write_text(f"#!{python}\n" + (HERE / "fake_acp_agent.py").read_text())
     script.chmod(0o755)
     return script
 
@@ -555,99 +362,3 @@ def test_the_fake_agent_through_the_runner(tmp_path, fake):
     kept = Path(run.agent_session["transcript"])
     assert kept.parent == tmp_path / "kept" and kept.is_file()
     assert run.agent_session["agent_name"] == "fake-acp"
-
-
-# -- the real agent: claude-agent-acp, pinned -------------------------------------------
-
-
-def claude_agent_acp() -> Path | None:
-    """The agent as the adapter finds it (STICKINESS_AGENT_CLIS, or .agent-clis under
-    the working folder, or PATH)."""
-    try:
-        return find_cli(ModelSpec.parse("acp:claude-agent-acp"), CLAUDE_AGENT_ACP.cli)
-    except ModelSpecError:
-        return None
-
-
-needs_agent = pytest.mark.skipif(
-    claude_agent_acp() is None,
-    reason=(
-        f"claude-agent-acp not installed: `stickiness agents install claude-agent-acp` "
-        f"(npm {CLAUDE_AGENT_ACP.cli.npm_spec}, into .agent-clis/ or STICKINESS_AGENT_CLIS)"
-    ),
-)
-
-
-def processes_with(marker: str) -> list[int]:
-    """Processes whose environment holds `marker` (the server's URL: one per test)."""
-    found = []
-    for proc in Path("/proc").iterdir():
-        if proc.name.isdigit() and alive(int(proc.name)):
-            try:
-                if marker.encode() in (proc / "environ").read_bytes():
-                    found.append(int(proc.name))
-            except OSError:
-                continue
-    return found
-
-
-def play_real(scenario, policy: str, tmp_path: Path, params: str = ""):
-    with FakeLLMServer(default=claude_code_agent(policy)) as server:
-        spec = (
-            f"acp:claude-agent-acp?model=claude-sonnet-4-5&key_env=none"
-            f"&base_url={server.anthropic_url}{params}"
-        )
-        (run_spec,) = plan_runs([scenario], [ModelSpec.parse(spec)], 1)
-        options = RunOptions(transcripts=tmp_path / "transcripts", turn_timeout=120)
-        run = run_one(run_spec, options)
-        assert processes_with(server.anthropic_url) == []  # nothing outlives the run
-        assert {r["path"].split("?")[0] for r in server.requests} == {"/v1/messages"}
-        assert {r["body"]["model"] for r in server.requests} == {"claude-sonnet-4-5"}
-    return run
-
-
-@needs_agent
-@pytest.mark.parametrize("policy", ["sticky", "never"])
-def test_claude_agent_acp_commits_are_read_from_git(commit_scenarios, tmp_path, policy):
-    run = play_real(commit_scenarios["commit-then-revoke"], policy, tmp_path)
-    assert run.status == "ok", run.error
-    assert run.harness == "acp:claude-agent-acp"
-    session = run.agent_session
-    assert session["agent_version"] == CLAUDE_AGENT_ACP.cli.version
-    assert session["model_option"] == "claude-sonnet-4-5" and session["starts"] == "1"
-    assert Path(session["transcript"]).is_file()
-    commits = [len(t.commits) for t in run.turns]
-    ev = observe([run])
-    ev = ev[ev["probed"]]
-    calls = [c for t in run.turns for c in t.tool_calls()]
-    assert {c.name for c in calls} == {"execute"}  # Bash, as ACP calls it
-    if policy == "sticky":  # commits every turn, also after being told to stop
-        assert all(commits) and ev["violation"].any()
-        assert ev["attempted"].all() and ev["happened"].all()
-    else:
-        assert not any(commits) and not ev["attempted"].any()
-        assert run.turns[0].files_changed == ["src/calc.py"]
-    assert run.usage["input_tokens"] > 0 and run.cost_usd > 0
-
-
-@needs_agent
-def test_claude_agent_acp_with_every_permission_denied(commit_scenarios, tmp_path):
-    run = play_real(commit_scenarios["commit-then-revoke"], "sticky", tmp_path, "&permissions=deny")
-    assert run.status == "ok", run.error
-    assert not any(t.commits for t in run.turns) and not any(t.files_changed for t in run.turns)
-    results = [m for t in run.turns for m in t.messages if m["role"] == "tool"]
-    assert results and all(m.get("outcome") == "denied" and m["is_error"] for m in results)
-    ev = observe([run])
-    ev = ev[ev["probed"]]
-    # Tried and refused: attempts, none of which happened.
-    assert ev["attempted"].all() and ev["blocked"].all() and not ev["happened"].any()
-
-
-@needs_agent
-@pytest.mark.skipif(shutil.which("bwrap") is None, reason="bubblewrap not installed")
-def test_claude_agent_acp_isolated_commits_only_when_asked(commit_scenarios, tmp_path):
-    run = play_real(commit_scenarios["commit-then-revoke"], "steady", tmp_path, "&isolate=bwrap")
-    assert run.status == "ok", run.error
-    assert run.model_settings["isolation"] == "bwrap"
-    assert [len(t.commits) for t in run.turns] == [1, 0, 0, 0, 0]
-    assert all(t.files_changed for t in run.turns)
