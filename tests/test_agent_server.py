@@ -12,6 +12,7 @@ import subprocess
 from pathlib import Path
 
 import anthropic
+import cli_launch as launch
 import openai
 import pytest
 import scripted_agents as sa
@@ -283,14 +284,14 @@ def needs(binary: Path):
 EXPECTED_COMMITS = {"sticky": 2, "steady": 1}
 
 
-@needs(sa.CLAUDE_CODE)
+@needs(launch.CLAUDE_CODE)
 @pytest.mark.parametrize("policy", ["sticky", "steady"])
 def test_claude_code_commits_as_the_scripted_policy_says(policy, sandbox, tmp_path):
     with FakeLLMServer(default=sa.claude_code_agent(policy)) as server:
-        env = sa.claude_code_env(tmp_path / "home", sandbox, server.anthropic_url)
+        env = launch.claude_code_env(tmp_path / "home", sandbox, server.anthropic_url)
         session = None
         for prompt in TURNS:
-            events = run_cli(sa.claude_code_args(prompt, session), sandbox, env)
+            events = run_cli(launch.claude_code_args(prompt, session), sandbox, env)
             init, result = events[0], events[-1]
             assert (init["type"], init["subtype"], result["type"]) == ("system", "init", "result")
             assert session in (None, init["session_id"])  # --resume keeps the id
@@ -316,7 +317,7 @@ def test_claude_code_commits_as_the_scripted_policy_says(policy, sandbox, tmp_pa
     assert len(transcripts) == 1
 
 
-@needs(sa.CODEX)
+@needs(launch.CODEX)
 @pytest.mark.parametrize(
     "policy, sandbox_mode",
     [
@@ -329,11 +330,13 @@ def test_codex_commits_as_the_scripted_policy_says(policy, sandbox_mode, sandbox
     codex_home = tmp_path / "codex"
     codex_home.mkdir()
     with FakeLLMServer(default=sa.codex_agent(policy)) as server:
-        (codex_home / "config.toml").write_text(sa.codex_config(server.responses_url, sandbox_mode))
-        env = sa.codex_env(tmp_path / "home", codex_home, sandbox)
+        (codex_home / "config.toml").write_text(
+            launch.codex_config(server.responses_url, sandbox_mode)
+        )
+        env = launch.codex_env(tmp_path / "home", codex_home, sandbox)
         thread, runs = None, []
         for prompt in TURNS:
-            events = run_cli(sa.codex_args(prompt, thread), sandbox, env)
+            events = run_cli(launch.codex_args(prompt, thread), sandbox, env)
             assert events[0]["type"] == "thread.started" and events[-1]["type"] == "turn.completed"
             assert thread in (None, events[0]["thread_id"])
             thread = events[0]["thread_id"]
