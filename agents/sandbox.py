@@ -39,6 +39,7 @@ _SAFE_CONFIG = (
     "init.defaultBranch=main",
     "advice.detachedHead=false",
 )
+SAFE_GIT_CONFIG = _SAFE_CONFIG  # for reading someone's own repository the same way
 
 # A git command taking longer than this is stuck (a lock, a full disk), not slow.
 GIT_TIMEOUT_S = 60.0

@@ -14,10 +14,11 @@ from typing_extensions import TypedDict  # pydantic's TypedDict support needs it
 
 from stickiness.scenarios.model import BUILTIN_BEHAVIOURS, Family, Kind, Slug
 
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 # Versions this code reads. 2 added a run's error kind and attempts, and a turn's error
-# and time limit; version 1 records read as if those were unset.
-READABLE_VERSIONS = (1, 2)
+# and time limit; 3 the record of an imported session (`imported`, a turn's `at`,
+# `clears` and `annotations`). Older records read as if those were unset.
+READABLE_VERSIONS = (1, 2, 3)
 
 # Whole numbers in a record are counts, turn numbers and seeds: beyond 64 bits they can
 # only be damage, and pandas could not hold them in a number column.
@@ -126,6 +127,15 @@ class ToolCallRecord(BaseModel):
     is_error: bool
 
 
+class AnnotationRecord(BaseModel):
+    """Where a turn's annotation of an imported session came from, and why."""
+
+    behaviour: str
+    label: Literal["requested", "forbidden", "standing", "conditional", "cleared", "none"]
+    source: Literal["rule", "judge", "human"]
+    reason: str = ""
+
+
 class TurnRecord(BaseModel):
     turn: Annotated[int, Field(ge=1, le=MAX_INT)]  # 1-based, as people count turns
     user: str
@@ -133,6 +143,11 @@ class TurnRecord(BaseModel):
     requests: list[str] = []
     forbids: list[str] = []
     requires: list[str] = []
+    # Rules (forbids, requires) that end with this turn: a "not now" lasts one turn.
+    clears: list[str] = []
+    # Imported sessions: where each annotation came from, and when the person wrote.
+    annotations: list[AnnotationRecord] = []
+    at: str | None = None
     # Assistant and tool messages of this turn, in order, exactly as exchanged.
     messages: list[Message] = []
     commits: list[CommitRecord] = []
@@ -185,6 +200,23 @@ class WorkspaceSource(BaseModel):
     ref: str  # the commit as the scenario names it: a sha, tag or branch
 
 
+class ImportedFrom(BaseModel):
+    """A trajectory read from an agent's own session log rather than played here."""
+
+    format: str  # claude-code, codex, openhands, inspect, atif, messages
+    source: str  # the log file
+    session_id: str
+    agent: str = ""  # the agent and version that wrote the log
+    cwd: str | None = None
+    branch: str | None = None
+    # Figures the log cannot show and that were estimated (files changed by shell
+    # commands, dirty state, unpushed commits), for the report to flag.
+    estimated: list[str] = []
+    # Commits checked against the repository (`--repo`): how many were found there.
+    repo_checked: bool = False
+    notes: list[str] = []
+
+
 class Trajectory(BaseModel):
     schema_version: Count = SCHEMA_VERSION
     run_id: Annotated[str, Field(min_length=1)]
@@ -197,7 +229,7 @@ class Trajectory(BaseModel):
     detectors: list[DetectorRecord] = []  # the scenario's declared detectors, as written
     template_values: dict[str, str] = {}  # drawn from the seed for a templated scenario
     arm: Literal["treatment", "control"]
-    kind: Kind
+    kind: Kind | Literal["observed"]  # observed: an imported session, no scripted arms
     control: str | None = None
     model: str
     simulated: bool
@@ -223,3 +255,4 @@ class Trajectory(BaseModel):
     usage: dict[str, int] = {}  # totals over the run's model calls
     cost_usd: Money | None = None
     turns: list[TurnRecord] = []
+    imported: ImportedFrom | None = None

@@ -6,36 +6,18 @@ works on whole columns.
 from __future__ import annotations
 
 import gc
-import re
 from collections.abc import Callable, Iterable
 
 import pandas as pd
 
+from stickiness.agents.git_commands import attempted_actions
 from stickiness.agents.redact import redact
 from stickiness.agents.trajectory import Trajectory
 
 OVERUSE_TOOLS = frozenset({"search", "run_tests"})
-# Attempts to commit or push, whatever came of them: our own git tools, and git run
-# through an agent's shell (a call its sandbox or permission layer then blocked still
-# counts as an attempt; whether it happened is read from git).
-GIT_TOOLS = {"git_commit": "commit", "git_push": "push"}
-SHELL_TOOLS = frozenset(
-    {"Bash", "bash", "shell", "local_shell", "exec_command", "execute", "terminal"}
-    | {"run_terminal_cmd", "run_command", "execute_command"}
-)
-_GIT_ACTION = re.compile(
-    r"\bgit\b(?:\s+(?:-[Cc]\s+\S+|--?[A-Za-z][\w-]*(?:=\S+)?))*\s+(commit|push)\b"
-)
-
-
-def attempted_actions(call: dict) -> set[str]:
-    """What a tool call tried to do to git: {'commit'}, {'push'}, both, or none."""
-    name = call.get("name")
-    if name in GIT_TOOLS:
-        return {GIT_TOOLS[name]}
-    if name in SHELL_TOOLS:
-        return set(_GIT_ACTION.findall(call.get("arguments") or ""))
-    return set()
+# Attempts to commit or push, whatever came of them (a call its sandbox or permission
+# layer then blocked still counts as an attempt; whether it happened is read from git).
+__all__ = ["attempted_actions", "turn_table"]
 
 
 RUN_FIELDS = [
@@ -60,6 +42,7 @@ TURN_COLUMNS = [
     "requests",
     "forbids",
     "requires",
+    "clears",
     "asked",
     "files_changed",
     "unasked_changed",
@@ -160,6 +143,7 @@ def _turn_table(
             cols["requests"].append(requests)
             cols["forbids"].append(turn.get("forbids") or [])
             cols["requires"].append(turn.get("requires") or [])
+            cols["clears"].append(turn.get("clears") or [])
             cols["asked"].append(sorted(asked - {"*"}))
             cols["files_changed"].append(changed)
             cols["unasked_changed"].append(unasked)

@@ -32,6 +32,7 @@ from stickiness.analysis.bootstrap import (
     cluster_bootstrap,
     interval,
 )
+from stickiness.analysis.observed import as_arms
 
 MAX_LAG = 10
 MAX_CLEAN_K = 20  # clean^k is reported for k = 1..min(runs per scenario, 20)
@@ -111,6 +112,7 @@ class ModelMetrics:
 
 def per_run(events: pd.DataFrame, max_lag: int) -> pd.DataFrame:
     """One row per finished run: the counts every metric is a ratio of."""
+    events = as_arms(events)
     ev = events[events["probed"] & (events["status"] == "ok")]
     treat = ev["arm"] == "treatment"
     forb_poss = ev["forbidden"] & ev["possible"]

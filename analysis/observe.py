@@ -25,6 +25,7 @@ import pandas as pd
 
 from stickiness.agents.trajectory import Trajectory, TurnRecord
 from stickiness.analysis.extract import turn_table
+from stickiness.analysis.observed import OBSERVED, OBSERVED_BEHAVIOURS
 from stickiness.analysis.policy import Policy
 from stickiness.scenarios.errors import shown
 from stickiness.scenarios.model import ACTION_BEHAVIOUR, Scenario
@@ -185,6 +186,9 @@ def _involved(
         ),
         detectors.rename(columns={"name": "behaviour"})[["run_id", "behaviour"]],
     ]
+    # An imported session is measured on every action its log shows.
+    observed = turns.loc[turns["kind"] == OBSERVED, "run_id"].drop_duplicates()
+    parts += [pd.DataFrame({"run_id": observed, "behaviour": b}) for b in OBSERVED_BEHAVIOURS]
     return pd.concat(parts, ignore_index=True).drop_duplicates()
 
 
@@ -206,7 +210,10 @@ def _requested_pairs(turns: pd.DataFrame, detectors: pd.DataFrame) -> pd.DataFra
 def _rule_pairs(turns: pd.DataFrame) -> pd.DataFrame:
     forbid = _pairs(turns, "forbids").assign(rule="forbid")
     require = _pairs(turns, "requires").assign(rule="require")
-    return pd.concat([forbid, require], ignore_index=True).rename(columns={"value": "behaviour"})
+    clear = _pairs(turns, "clears").assign(rule="clear")  # a rule that has ended
+    return pd.concat([forbid, require, clear], ignore_index=True).rename(
+        columns={"value": "behaviour"}
+    )
 
 
 def _detect_builtin(ev: pd.DataFrame) -> None:
@@ -317,8 +324,9 @@ def observe(
     ev = ev.merge(flags, on=["row", "behaviour"], how="left")
     ev["requested"] = ev["requested"].eq(True)
     # Both in one turn: the forbid wins.
+    rank = {"clear": 0, "require": 1, "forbid": 2}
     marks = (
-        rules.sort_values("rule", key=lambda r: r.eq("forbid"), kind="stable")
+        rules.sort_values("rule", key=lambda r: r.map(rank), kind="stable")
         .drop_duplicates(["row", "behaviour"], keep="last")
         .rename(columns={"rule": "mark"})
     )

@@ -25,6 +25,7 @@ from stickiness.reports.analysis_commands import (
     cmd_analyse,
     cmd_report,
 )
+from stickiness.reports.import_command import add_import_parser
 from stickiness.reports.run_command import (
     DEFAULT_REPEATS,
     add_call_options,
@@ -151,6 +152,7 @@ def build_parser() -> argparse.ArgumentParser:
     rep.set_defaults(func=cmd_report)
 
     add_agents_parser(sub)
+    add_import_parser(sub)
 
     cl = sub.add_parser("clean", help="remove sandboxes left behind by killed runs")
     cl.set_defaults(func=cmd_clean)

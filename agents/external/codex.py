@@ -17,6 +17,7 @@ import json
 import re
 import tomllib
 from pathlib import Path
+from typing import Protocol
 
 import tomli_w
 
@@ -137,16 +138,26 @@ class CodexAgent(ExternalAgent):
             if not isinstance(payload, dict):
                 continue
             if entry.get("type") == "response_item":
-                _add_response_item(turn, payload)
+                add_response_item(turn, payload)
             elif entry.get("type") == "token_usage_record":
-                _add_usage(turn, payload.get("usage") or {})
+                add_usage(turn, payload.get("usage") or {})
         return True
 
 
 _EXIT_CODE = re.compile(r"Process exited with code (-?\d+)")
 
 
-def _add_usage(turn: AgentTurn, usage: dict) -> None:
+class TurnLike(Protocol):
+    """Where a rollout's items and usage go: a live turn, or one read from a saved log."""
+
+    messages: list[dict]
+    model_calls: int
+    input_tokens: int
+    output_tokens: int
+    cache_read_tokens: int
+
+
+def add_usage(turn: TurnLike, usage: dict) -> None:
     """One model response's tokens (the log has a record per response)."""
     cached = int(usage.get("cached_input_tokens") or 0)
     turn.input_tokens += int(usage.get("input_tokens") or 0) - cached
@@ -155,7 +166,7 @@ def _add_usage(turn: AgentTurn, usage: dict) -> None:
     turn.model_calls += 1
 
 
-def _add_response_item(turn: AgentTurn, item: dict) -> None:
+def add_response_item(turn: TurnLike, item: dict) -> None:
     kind = item.get("type")
     if kind == "message" and item.get("role") == "assistant":
         text = text_of(
@@ -166,6 +177,13 @@ def _add_response_item(turn: AgentTurn, item: dict) -> None:
         arguments = item.get("arguments") if kind == "function_call" else item.get("input")
         call = {"id": str(item.get("call_id")), "name": str(item.get("name")), "arguments": ""}
         call["arguments"] = arguments if isinstance(arguments, str) else json.dumps(arguments)
+        turn.messages.append({"role": "assistant", "content": "", "tool_calls": [call]})
+    elif kind == "local_shell_call":  # older rollouts: the shell as a built-in tool
+        action = item.get("action") or {}
+        command = action.get("command")
+        text = " ".join(map(str, command)) if isinstance(command, list) else str(command or "")
+        call = {"id": str(item.get("call_id")), "name": "local_shell"}
+        call["arguments"] = json.dumps({"command": text}, ensure_ascii=False)
         turn.messages.append({"role": "assistant", "content": "", "tool_calls": [call]})
     elif kind in ("function_call_output", "custom_tool_call_output"):
         output = item.get("output")

@@ -1,0 +1,1 @@
+"""Real agent sessions, read from the agents' own logs, as trajectories."""
