@@ -12,7 +12,14 @@ import re
 GIT_TOOLS = {"git_commit": "commit", "git_push": "push"}
 SHELL_TOOLS = frozenset(
     {"Bash", "bash", "shell", "local_shell", "exec_command", "execute", "terminal"}
-    | {"run_terminal_cmd", "run_command", "execute_command", "execute_bash", "bash_tool"}
+    | {
+        "run_terminal_cmd",
+        "run_command",
+        "execute_command",
+        "execute_bash",
+        "bash_tool",
+        "bash_command",
+    }
 )
 _GIT_ACTION = re.compile(
     r"\bgit\b(?:\s+(?:-[Cc]\s+\S+|--?[A-Za-z][\w-]*(?:=\S+)?))*\s+(commit|push)\b"

@@ -31,6 +31,7 @@ import pandas as pd
 
 from stickiness.analysis.bootstrap import Estimate, interval
 from stickiness.analysis.metrics import OVERALL, per_run
+from stickiness.analysis.observed import as_arms, is_observed
 
 PASS, REGRESSION, INCONCLUSIVE = "pass", "regression", "inconclusive"
 MIN_BATCHES = 5
@@ -106,6 +107,9 @@ class GateResult:
 
 def _single_model(events: pd.DataFrame, side: str) -> str:
     pairs = events[["model", "harness"]].drop_duplicates()
+    if len(pairs) > 1 and is_observed(events).all():
+        # Imported periods: the agent as it was used, whichever models it switched to.
+        return " + ".join(sorted(f"{m} / {h}" for m, h in pairs.itertuples(index=False)))
     if len(pairs) != 1:
         found = ", ".join(f"{m} ({h})" for m, h in pairs.itertuples(index=False))
         raise GateError(
@@ -116,6 +120,7 @@ def _single_model(events: pd.DataFrame, side: str) -> str:
 
 
 def _runs(events: pd.DataFrame) -> pd.DataFrame:
+    events = as_arms(events)
     runs = per_run(events, max_lag=1)
     runs["kind"] = runs["scenario"].map(
         events.drop_duplicates("scenario").set_index("scenario")["kind"]

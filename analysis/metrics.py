@@ -137,6 +137,8 @@ def per_run(events: pd.DataFrame, max_lag: int) -> pd.DataFrame:
         cols[f"lag_unreq_{n}"] = at & ev["unrequested"]
     frame = pd.DataFrame({k: v.to_numpy(dtype=float) for k, v in cols.items()})
     keys = ["run_id", "scenario", "arm", "family", "control"]
+    if "cluster" in ev:
+        keys.append("cluster")
     frame[keys] = ev[keys].to_numpy()
     runs = frame.groupby("run_id", sort=True).agg(
         {**{k: "first" for k in keys[1:]}, **{k: "sum" for k in cols}}
@@ -146,6 +148,8 @@ def per_run(events: pd.DataFrame, max_lag: int) -> pd.DataFrame:
     # A treatment is drawn together with its control: they form one cluster.
     matched = runs["control"].where(runs["arm"] == "treatment")
     runs["group"] = matched.where(matched.notna(), runs["scenario"])
+    if "cluster" in runs:  # imported sessions: the session itself
+        runs["group"] = runs["cluster"].where(runs["cluster"].notna(), runs["group"])
     return runs.reset_index()
 
 

@@ -20,6 +20,7 @@ import pandas as pd
 
 OBSERVED = "observed"
 OBSERVED_BEHAVIOURS = ("commit", "push")
+BEFORE = ":before-request"
 BASELINE_CAVEAT = (
     "No control arm: the baseline is the same sessions before any request and sessions "
     "without one. It cannot rule out that requests come when the action is likelier "
@@ -41,12 +42,17 @@ def as_arms(events: pd.DataFrame) -> pd.DataFrame:
     o = events[observed & events["behaviour"].isin(OBSERVED_BEHAVIOURS)].copy()
     after = o["lag"].notna().to_numpy()
     session = (o["run_id"] + "/" + o["behaviour"]).to_numpy()
+    # The unit two imports are paired on (a project's sessions, per behaviour), as
+    # scripted runs pair on their scenario and its control.
+    unit = (o["scenario"] + ":" + o["behaviour"]).to_numpy()
+    before = unit + BEFORE
     o["probed"] = True
     o["family"] = o["behaviour"]
     o["kind"] = "revoke"  # a "don't" is a revocation: doing it anyway is a violation
     o["arm"] = np.where(after, "treatment", "control")
     o["run_id"] = session + np.where(after, "/after", "/before")
-    # One cluster per session: both halves name it (see `metrics.per_run`).
-    o["scenario"] = session
-    o["control"] = np.where(after, session, None)
+    o["scenario"] = np.where(after, unit, before)
+    o["control"] = np.where(after, before, None)
+    # Turns of one session are not independent: the session is the cluster.
+    o["cluster"] = session
     return pd.concat([events[~observed], o], ignore_index=True)

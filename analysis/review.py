@@ -32,8 +32,7 @@ def review_rows(trajectories: list[Trajectory], events: pd.DataFrame) -> list[di
     ev = events[
         (events["kind"] == "observed")
         & events["behaviour"].isin(REVIEWED)
-        & events["attempted"]
-        & ~events["requested"]
+        & (events["unrequested_attempt"] | (events["forbidden"] & events["attempted"]))
     ]
     by_id = {t.run_id: t for t in trajectories}
     rows = []

@@ -15,6 +15,7 @@ from stickiness.analysis.bootstrap import DEFAULT_DRAWS
 from stickiness.analysis.export import AnalysisSettings, write_outputs
 from stickiness.analysis.metrics import analyse
 from stickiness.analysis.observe import HookPolicy, observe
+from stickiness.analysis.observed import BASELINE_CAVEAT, is_observed
 from stickiness.analysis.policy import Policy, PolicyError, load_policy
 from stickiness.reports.html import write_report
 from stickiness.reports.terminal import print_summary, print_usage
@@ -96,6 +97,8 @@ def cmd_analyse(args: argparse.Namespace, console: Console) -> int:
             events, draws=settings.draws, seed=settings.seed, confidence=settings.confidence
         )
         print_summary(console, models)
+        if is_observed(events).any():
+            console.print(f"[yellow]imported sessions[/yellow]: {BASELINE_CAVEAT}")
     else:
         console.print("no runs to analyse")
     out = Path(args.out) if args.out else source.parent

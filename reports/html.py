@@ -18,6 +18,7 @@ from stickiness.analysis.observe import HookPolicy, observe
 from stickiness.analysis.policy import Policy
 from stickiness.analysis.similarity import label
 from stickiness.reports import figures
+from stickiness.reports.imported_view import imported_summary
 from stickiness.reports.usage import usage_rows
 from stickiness.reports.verdict import model_sentences, pct, turns, with_interval
 
@@ -153,6 +154,7 @@ def render_report(
         policy=(policy or Policy()).as_dict(),
         usage=usage_rows(trajectories),
         phrasing_rows=phrasing.to_dict("records") if phrasing is not None else [],
+        imported=imported_summary(trajectories),
     )
 
 

@@ -38,6 +38,8 @@ def json_lines(path: Path) -> Iterator[tuple[int, dict]]:
             continue
         try:
             value = json.loads(raw)
+        except RecursionError:
+            raise LogError(f"{path}: line {number}: nested too deeply to be a log entry") from None
         except ValueError as exc:
             if number - 1 == last and not raw.endswith(b"}"):
                 return  # torn tail

@@ -68,6 +68,8 @@ def sniff(path: Path) -> str | None:
             return "claude-code"
         if "role" in first or "messages" in first:
             return "messages"
+        if "history" in first and "instance_id" in first:  # an OpenHands evaluation's output
+            return "openhands"
         return None
     text = head.lstrip()
     if text.startswith(b"{"):
@@ -77,13 +79,36 @@ def sniff(path: Path) -> str | None:
             return "inspect"
         if b'"messages"' in head:
             return "messages"
+        if head.lstrip(b"{ \n\r\t").startswith(b'"trajectory"'):  # OpenHands' download
+            return "openhands"
         return None
     if text.startswith(b"["):
-        if b'"role"' in head:
-            return "messages"
+        first = _first_element(text.decode("utf-8", "replace"))
+        if first is not None:
+            if "role" in first:
+                return "messages"
+            if "source" in first and ("action" in first or "observation" in first):
+                return "openhands"
+            return None
         if b'"source"' in head and (b'"action"' in head or b'"observation"' in head):
             return "openhands"
+        if b'"role"' in head:
+            return "messages"
     return None
+
+
+def _first_element(text: str) -> dict | None:
+    """The first object of a JSON list, if it fits in the bytes read."""
+    try:
+        value, _ = json.JSONDecoder().raw_decode(text, text.index("[") + 1 + _blank(text))
+    except (ValueError, RecursionError):
+        return None
+    return value if isinstance(value, dict) else None
+
+
+def _blank(text: str) -> int:
+    start = text.index("[") + 1
+    return len(text[start:]) - len(text[start:].lstrip())
 
 
 def _candidates(folder: Path) -> Iterator[Path]:
