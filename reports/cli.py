@@ -25,6 +25,7 @@ from stickiness.reports.analysis_commands import (
     cmd_analyse,
     cmd_report,
 )
+from stickiness.reports.export_command import add_export_parser
 from stickiness.reports.import_command import add_import_parser
 from stickiness.reports.run_command import (
     DEFAULT_REPEATS,
@@ -153,6 +154,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     add_agents_parser(sub)
     add_import_parser(sub)
+    add_export_parser(sub)
 
     cl = sub.add_parser("clean", help="remove sandboxes left behind by killed runs")
     cl.set_defaults(func=cmd_clean)

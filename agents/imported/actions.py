@@ -14,7 +14,7 @@ import posixpath
 import re
 from dataclasses import dataclass, field
 
-from stickiness.agents.git_commands import COMMIT_LINE, PUSH_LINE, attempted_actions
+from stickiness.agents.git_commands import COMMIT_LINE, GIT_TOOLS, PUSH_LINE, attempted_actions
 from stickiness.agents.trajectory import CommitRecord, PushRecord
 
 # Edit tools and the argument naming their file, as Claude Code, Codex, OpenHands and
@@ -84,6 +84,24 @@ def edited_files(call: dict, cwd: str | None) -> list[str]:
     return [_relative(p.strip(), cwd) for p in paths]
 
 
+# What the harness's own git tools answer: `1a2b3c4 subject` then the files, one a line;
+# `pushed 1a2b3c4 to origin/main`.
+_OWN_COMMIT = re.compile(r"\A([0-9a-f]{7,40}) (.*)")
+_OWN_PUSH = re.compile(r"\Apushed ([0-9a-f]{7,40}) to origin/main")
+
+
+def _own_git_tool(name: str, text: str, out: TurnActions) -> None:
+    if name == "git_commit":
+        hit = _OWN_COMMIT.match(text)
+        if hit:
+            files = [line for line in text.splitlines()[1:] if line.strip()]
+            out.commits.append(CommitRecord(sha=hit[1], message=hit[2], files=files))
+    else:
+        hit = _OWN_PUSH.match(text)
+        if hit:
+            out.pushes.append(PushRecord(ref="refs/heads/main", old=None, new=hit[1]))
+
+
 def read_actions(messages: list[dict], cwd: str | None) -> TurnActions:
     """Commits, pushes and edited files of one turn's messages."""
     results = {m.get("tool_call_id"): m for m in messages if m.get("role") == "tool"}
@@ -101,6 +119,10 @@ def read_actions(messages: list[dict], cwd: str | None) -> TurnActions:
             if result.get("outcome") == "denied":
                 continue
             text = str(result.get("content") or "")
+            if call.get("name") in GIT_TOOLS:  # this tool's own harness
+                if not result.get("is_error"):
+                    _own_git_tool(str(call.get("name")), text, out)
+                continue
             if "commit" in tried:
                 touched = _CREATE_MODE.findall(text)
                 for hit in COMMIT_LINE.finditer(text):
