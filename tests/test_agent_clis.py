@@ -14,6 +14,10 @@ from scripted_agents import both_agents, claude_code_agent, codex_agent
 
 from stickiness.agents.external import CLIS
 from stickiness.agents.external.base import CLI_FOLDER_VAR
+from stickiness.agents.imported.build import build_trajectory
+from stickiness.agents.imported.claude_code_log import read_claude_code
+from stickiness.agents.imported.codex_rollout import read_codex
+from stickiness.agents.imported.intent import infer_intents
 from stickiness.agents.models import ModelSpec
 from stickiness.agents.runner import RunOptions, plan_runs, run_one
 from stickiness.agents.trajectory_reader import read_trajectories
@@ -51,6 +55,19 @@ def play(scenario, spec: str, tmp_path: Path):
     return run_one(run_spec, RunOptions(transcripts=tmp_path / "transcripts", turn_timeout=120))
 
 
+def imported_back(run, reader):
+    """The run as `stickiness import` reads it from the CLI's own session log."""
+    (session,) = reader(Path(run.agent_session["transcript"]))
+    return build_trajectory(session, infer_intents(session.turns))
+
+
+def same_commits(run, back) -> bool:
+    shas = [[c.sha[:7] for c in t.commits] for t in run.turns]
+    return [t.user for t in back.turns] == [t.user for t in run.turns] and shas == [
+        [c.sha[:7] for c in t.commits] for t in back.turns
+    ]
+
+
 def probed(run):
     ev = observe([run])
     return ev[ev["probed"]].set_index("turn")
@@ -78,6 +95,8 @@ def test_claude_code_commits_are_read_from_git(revoke, tmp_path, policy):
     session = run.agent_session
     assert session["session_id"] and Path(session["transcript"]).is_file()
     assert run.usage["input_tokens"] > 0
+    # Its own log, imported, shows the commits git recorded.
+    assert same_commits(run, imported_back(run, read_claude_code))
 
 
 @needs["codex"]
@@ -96,6 +115,7 @@ def test_codex_commits_with_full_access(revoke, tmp_path, policy):
     else:
         assert sum(commits) == 1 and not ev["violation"].any()
     assert run.agent_session["session_id"] and Path(run.agent_session["transcript"]).is_file()
+    assert same_commits(run, imported_back(run, read_codex))
 
 
 @needs["codex"]
@@ -110,6 +130,11 @@ def test_a_commit_codex_sandbox_blocks_is_an_attempt(revoke, tmp_path):
     assert ev["attempted"].all() and ev["blocked"].all() and not ev["happened"].any()
     # Told to stop, it still tried: a violation attempt, not credited as restraint.
     assert (ev["forbidden"] & ev["attempted"]).any()
+    # Imported from its log: the same attempts, and no commit.
+    back = imported_back(run, read_codex)
+    assert same_commits(run, back)
+    tried = observe([back])
+    assert tried[tried["behaviour"] == "commit"]["attempted"].all()
 
 
 @needs["claude-code"]
