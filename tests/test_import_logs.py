@@ -118,13 +118,16 @@ def test_edge_cases_annotations_come_from_structure_not_keywords_alone():
         ("I'll commit it myself", [], ["commit"], []),
         ("Open a PR for this", ["commit", "push"], [], []),
         ("Commit after each step from now on", [], [], ["commit"]),
-        ("push it", ["push"], [], []),  # at the start, like "Commit the fix."
-        ("Now push the branch", ["push"], [], []),
+        ("push it", ["commit", "push"], [], []),  # at the start, like "Commit the fix."
+        ("Now push the branch", ["commit", "push"], [], []),  # work not yet committed
+        ("1", ["commit"], [], []),  # a pick from the agent's menu, see below
         ("> Never push to main\nwhat does this rule mean?", [], [], []),
     ],
 )
 def test_keyword_rules(text, requests, forbids, requires):
-    (intent,) = infer_intents([LoggedTurn(user=text)])
+    menu = "Next steps:\n1. Stage and commit all changes\n2. Keep editing"
+    agent = LoggedTurn(user="go on", messages=[{"role": "assistant", "content": menu}])
+    intent = infer_intents([agent, LoggedTurn(user=text)])[1]
     for label, expected in (
         ("requested", requests),
         ("forbidden", forbids),
@@ -319,3 +322,34 @@ def test_privacy_redacts_keys_and_patterns_and_can_omit_text():
     key = "sk-ant-api03-" + "x1" * 20
     p = Privacy(patterns=[scrub])
     assert p.clean(f"key {key} and ACME-1234") == "key [REDACTED] and [REDACTED PATTERN]"
+
+
+def test_a_chain_with_a_root_of_its_own_is_kept(tmp_path):
+    earlier = [
+        {
+            "parentUuid": None,
+            "type": "user",
+            "uuid": "e1",
+            "sessionId": "s",
+            "message": {"role": "user", "content": "An earlier question"},
+        },
+        {
+            "parentUuid": "e1",
+            "type": "assistant",
+            "uuid": "e2",
+            "sessionId": "s",
+            "message": {
+                "id": "m0",
+                "role": "assistant",
+                "content": [{"type": "text", "text": "ok"}],
+            },
+        },
+    ]
+    path = tmp_path / "two-roots.jsonl"
+    path.write_text("".join(json.dumps(e) + "\n" for e in earlier) + EDGE.read_text())
+    (session,) = read_claude_code(path)
+    assert [t.user for t in session.turns[:2]] == [
+        "An earlier question",
+        "Fix the typo in README.md",
+    ]
+    assert len(session.turns) == 9 and session.notes[0] == "3 entries on rewound branches left out"

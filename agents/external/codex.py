@@ -188,7 +188,8 @@ def add_response_item(turn: TurnLike, item: dict) -> None:
     elif kind in ("function_call_output", "custom_tool_call_output"):
         output = item.get("output")
         text = output if isinstance(output, str) else text_of((output or {}).get("content"))
-        code = _EXIT_CODE.search(text)
+        text, exit_code = _unwrapped(text)
+        code = _EXIT_CODE.search(text) if exit_code is None else None
         name = next(
             (
                 c["name"]
@@ -202,7 +203,24 @@ def add_response_item(turn: TurnLike, item: dict) -> None:
         message |= {"content": text, "is_error": bool(code) and code.group(1) != "0"}
         if code:
             message["exit_code"] = int(code.group(1))
+        elif exit_code is not None:
+            message |= {"exit_code": exit_code, "is_error": exit_code != 0}
         turn.messages.append(message)
+
+
+def _unwrapped(text: str) -> tuple[str, int | None]:
+    """Older rollouts wrap a command's output as JSON text: `{"output": ..., "metadata":
+    {"exit_code": ...}}`. Returns the output and its exit code (None if not wrapped)."""
+    if not text.startswith('{"output"'):
+        return text, None
+    try:
+        data = json.loads(text)
+    except ValueError:
+        return text, None
+    if not isinstance(data, dict) or not isinstance(data.get("output"), str):
+        return text, None
+    code = (data.get("metadata") or {}).get("exit_code")
+    return data["output"], code if isinstance(code, int) else None
 
 
 def _call(turn: AgentTurn, item: dict, name: str, arguments: dict, result: str, ok: bool):

@@ -39,17 +39,41 @@ _ECHOES = ("<bash-stdout>", "<bash-stderr>", "<local-command-stdout>", "<local-c
 _CONVERSATION = ("user", "assistant", "system")
 
 
+def _path(leaf: dict, by_id: dict[str, dict], root_of: dict[str, str]) -> tuple[list[str], str]:
+    """The uuids from an entry back to its root (or to an entry whose root is known),
+    and the root's uuid."""
+    seen: list[str] = []
+    node: dict | None = leaf
+    while node is not None and node["uuid"] not in seen:
+        if node["uuid"] in root_of:
+            return seen, root_of[node["uuid"]]
+        seen.append(node["uuid"])
+        parent = node.get("parentUuid") or node.get("logicalParentUuid")
+        node = by_id.get(parent) if isinstance(parent, str) else None
+    return seen, seen[-1]
+
+
 def _kept_branch(entries: list[dict], by_id: dict[str, dict]) -> list[dict]:
-    """The main conversation's entries on the branch that was kept, in file order."""
+    """The main conversation's entries on the branch that was kept, in file order.
+
+    A rewind leaves a branch hanging off the conversation: of all entries that share a
+    root, only the path back from the last of them was kept. Chains with roots of their
+    own (a conversation continued in the same file) are each kept the same way."""
     main = [e for e in entries if not e.get("isSidechain") and e.get("type") != "system"]
     if not main:
         return []
     keep: set[str] = set()
-    node: dict | None = main[-1]
-    while node is not None and node["uuid"] not in keep:
-        keep.add(node["uuid"])
-        parent = node.get("parentUuid") or node.get("logicalParentUuid")
-        node = by_id.get(parent) if isinstance(parent, str) else None
+    done_roots: set[str] = set()
+    root_of: dict[str, str] = {}
+    for entry in reversed(main):  # the last entry of each root's tree is its leaf
+        if entry["uuid"] in root_of:
+            continue
+        path, root = _path(entry, by_id, root_of)
+        for uid in path:
+            root_of.setdefault(uid, root)
+        if root not in done_roots:
+            done_roots.add(root)
+            keep.update(path)
     # Results of parallel calls may hang off a sibling entry: keep any result whose
     # call is on the branch.
     calls = {
@@ -157,7 +181,7 @@ class _Reader:
         typed = _typed_text(entry)
         if typed is not None:
             self._close_response()
-            self.turn = LoggedTurn(user=typed, at=_str(entry.get("timestamp")))
+            self.turn = LoggedTurn(user=typed, at=_str(entry.get("timestamp")), ref=entry["uuid"])
             self.session.turns.append(self.turn)
             return
         if self.turn is None:

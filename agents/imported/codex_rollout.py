@@ -75,7 +75,7 @@ def _read(path: Path) -> LoggedSession:
                     if turn is not None:
                         turn.user_commands.append(found.group(1) if found else text)
                 elif text and not text.startswith(_CONTEXT):
-                    turn = LoggedTurn(user=text, at=stamp)
+                    turn = LoggedTurn(user=text, at=stamp, ref=str(len(session.turns) + 1))
                     session.turns.append(turn)
             elif payload.get("type") == "message" and role in ("developer", "system"):
                 if not session.turns and not session.system_prompt:

@@ -84,9 +84,10 @@ _RULES: dict[str, dict[str, list[re.Pattern]]] = {
         ],
         "standing": [
             re.compile(
-                r"\bcommit (?:\w+\s+){0,3}(?:after|at the end of) (?:each|every)\b"
-                r"|\b(?:always|keep) commit(?:ting)?\b|\bcommit (?:as you go|regularly|often"
-                r"|frequently|every time)\b|\bfrom now on,? (?:\w+\s+){0,3}commit\b",
+                r"\bcommit (?:\w+\s+){0,3}(?:after|at the end of|as|when|once) (?:each|every)\b"
+                r"|\b(?:always|keep) commit(?:ting)?\b|\bcommit (?:\w+\s+){0,3}(?:as you go"
+                r"|regularly|often|frequently|every time|one at a time|along the way)\b"
+                r"|\bfrom now on,? (?:\w+\s+){0,3}commit\b",
                 re.I,
             )
         ],
@@ -190,6 +191,13 @@ def infer_intents(turns: list[LoggedTurn]) -> list[TurnIntent]:
             for behaviour in BEHAVIOURS:
                 if found.get(behaviour, ("none",))[0] not in ("forbidden",):
                     found[behaviour] = ("requested", _quote(words, pr.start(), pr.end()))
+        if found.get("push", ("",))[0] == "requested" and "commit" not in found:
+            # Pushing work not yet committed needs a commit first.
+            found["commit"] = ("requested", f"asked to push: {found['push'][1]}")
+        picked = _menu_pick(words, previous_agent)
+        if picked and not found:
+            for behaviour in picked[0]:
+                found[behaviour] = ("requested", f"picked option {picked[1]!r}")
         offered = _proposed(previous_agent)
         if offered and not found:
             if _AFFIRM.match(words):
@@ -233,6 +241,21 @@ def infer_intents(turns: list[LoggedTurn]) -> list[TurnIntent]:
         out.append(intent)
         previous_agent = _last_agent_text(turn) or previous_agent
     return out
+
+
+_PICK = re.compile(r"^\s*(?:option\s+)?(\d{1,2})\s*[.)]?\s*(?:please)?[\s!.]*$", re.I)
+
+
+def _menu_pick(words: str, agent_text: str) -> tuple[set[str], str] | None:
+    """A number picked from the agent's numbered options ("1. Commit and push")."""
+    hit = _PICK.match(words)
+    if not hit:
+        return None
+    option = re.search(rf"(?m)^\s*(?:\*\*)?{hit[1]}[.)]\s+(.+)$", agent_text[-3000:])
+    if not option:
+        return None
+    named = {b for b in BEHAVIOURS if re.search(rf"\b{b}", option[1], re.I)}
+    return (named, option[1].strip()[:80]) if named else None
 
 
 def _refused(turn: LoggedTurn) -> list[str]:

@@ -25,6 +25,7 @@ class LogError(ValueError):
 class LoggedTurn:
     user: str  # what the person typed
     at: str | None = None  # when, ISO 8601 as the log wrote it
+    ref: str | None = None  # the log's own id of the message (Claude Code's entry uuid)
     messages: list[dict] = field(default_factory=list)
     # A plan the person approved during this turn (its text counts as theirs).
     plan: str | None = None
