@@ -12,6 +12,7 @@ from stickiness.agents.redact import redact
 from stickiness.agents.run_store import TRAJECTORIES
 from stickiness.agents.trajectory_reader import iter_records, read_trajectories
 from stickiness.analysis.bootstrap import DEFAULT_DRAWS
+from stickiness.analysis.coverage import missing_baselines
 from stickiness.analysis.export import AnalysisSettings, write_outputs
 from stickiness.analysis.metrics import analyse
 from stickiness.analysis.observe import HookPolicy, observe
@@ -53,7 +54,7 @@ def analyse_and_report(
     failed = [t for t in trajectories if t.status != "ok"]
     warnings: list[str] = []
     events = observe(trajectories, settings.policy, hooks=hooks, warnings=warnings)
-    print_warnings(console, warnings)
+    print_warnings(console, [*warnings, *missing_baselines(events)])
     models = (
         analyse(events, draws=settings.draws, seed=settings.seed, confidence=settings.confidence)
         if not events.empty
@@ -97,6 +98,7 @@ def cmd_analyse(args: argparse.Namespace, console: Console) -> int:
             events, draws=settings.draws, seed=settings.seed, confidence=settings.confidence
         )
         print_summary(console, models)
+        print_warnings(console, missing_baselines(events))
         if is_observed(events).any():
             console.print(f"[yellow]imported sessions[/yellow]: {BASELINE_CAVEAT}")
     else:

@@ -54,7 +54,12 @@ def family_sentence(f: FamilyMetrics) -> str:
     if not math.isnan(f.unrequested.value):
         parts.append(
             f"{DOES.get(f.family, 'shows it unasked')} in {pct(f.unrequested.value)} of "
-            f"opportunities after a one-off request, {pct(f.base.value)} without one"
+            f"opportunities after a one-off request, "
+            + (
+                f"{pct(f.base.value)} without one"
+                if f.base.denominator
+                else "with nothing to compare it to (no chance without a request)"
+            )
         )
         if not math.isnan(f.excess.low):
             if f.excess.low > 0:
