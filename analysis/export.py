@@ -10,6 +10,7 @@ from pathlib import Path
 import pandas as pd
 
 from stickiness.analysis.metrics import ModelMetrics, per_phrasing
+from stickiness.analysis.observed import BASELINE_CAVEAT, ESTIMATED_FIGURES, is_observed
 from stickiness.analysis.policy import Policy
 
 METRICS_SCHEMA_VERSION = 1
@@ -61,5 +62,11 @@ def write_outputs(
     events_path, metrics_path = out_dir / "events.csv", out_dir / "metrics.json"
     events.to_csv(events_path, index=False)
     document = metrics_document(models, settings, per_phrasing(events))
+    if not events.empty and is_observed(events).any():
+        document["imported_sessions"] = {
+            "baseline": BASELINE_CAVEAT,
+            "clusters": "sessions (turns after a request against turns before any)",
+            "estimated": ESTIMATED_FIGURES,
+        }
     metrics_path.write_text(json.dumps(document, indent=2, default=_plain) + "\n", encoding="utf-8")
     return events_path, metrics_path

@@ -29,6 +29,14 @@ BASELINE_CAVEAT = (
 )
 
 
+# What rests on estimates in an imported session (the log shows no git state).
+ESTIMATED_FIGURES = [
+    "files changed by shell commands are not seen: a commit opportunity needs an edit "
+    "tool's change, a commit, or an earlier edit still uncommitted",
+    "dirty state before a turn and unpushed commits are counted from the log, not read from git",
+]
+
+
 def is_observed(events: pd.DataFrame) -> pd.Series:
     return events["kind"] == OBSERVED
 

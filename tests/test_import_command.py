@@ -59,6 +59,7 @@ def test_import_then_analyse_report_and_review(tmp_path, capsys):
     assert "test (claude-code), imported sessions: no chance to commit before any request" in text
     metrics = json.loads((out / "metrics.json").read_text())
     assert {m["harness"] for m in metrics["models"]} == {"claude-code", "codex"}
+    assert "No control arm" in metrics["imported_sessions"]["baseline"]
     assert main(["report", str(out)]) == 0
     html = (out / "report.html").read_text()
     assert "No control arm" in html and "Estimated, not read" in html
