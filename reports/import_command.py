@@ -127,7 +127,11 @@ def import_sessions(
             if judge is not None:
                 judge.label(session.turns, intents)
             apply_labels(run_id_of(session), intents, labels)
-            run = build_trajectory(session, intents, privacy)
+            try:
+                run = build_trajectory(session, intents, privacy)
+            except ValueError as exc:  # a value the record cannot hold
+                problems.append(f"{path}: session {session.session_id[:80]}: {str(exc)[:300]}")
+                continue
             if repo is not None:
                 check_commits(run, repo)
             # The same session found twice (a copied folder): the longer copy wins.

@@ -159,18 +159,27 @@ class TurnLike(Protocol):
 
 def add_usage(turn: TurnLike, usage: dict) -> None:
     """One model response's tokens (the log has a record per response)."""
-    cached = int(usage.get("cached_input_tokens") or 0)
-    turn.input_tokens += int(usage.get("input_tokens") or 0) - cached
+    cached = _count(usage.get("cached_input_tokens"))
+    turn.input_tokens += max(0, _count(usage.get("input_tokens")) - cached)
     turn.cache_read_tokens += cached
-    turn.output_tokens += int(usage.get("output_tokens") or 0)
+    turn.output_tokens += _count(usage.get("output_tokens"))
     turn.model_calls += 1
+
+
+def _count(value: object) -> int:
+    """A token count from a log, which may hold anything."""
+    return value if isinstance(value, int) and not isinstance(value, bool) and value > 0 else 0
 
 
 def add_response_item(turn: TurnLike, item: dict) -> None:
     kind = item.get("type")
     if kind == "message" and item.get("role") == "assistant":
         text = text_of(
-            [{"type": "text", "text": b.get("text", "")} for b in item.get("content") or []]
+            [
+                {"type": "text", "text": str(b.get("text", ""))}
+                for b in (item.get("content") if isinstance(item.get("content"), list) else [])
+                if isinstance(b, dict)
+            ]
         )
         turn.messages.append({"role": "assistant", "content": text})
     elif kind in ("function_call", "custom_tool_call"):

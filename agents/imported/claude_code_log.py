@@ -92,7 +92,7 @@ def _kept_branch(entries: list[dict], by_id: dict[str, dict]) -> list[dict]:
 
 
 def _blocks(entry: dict) -> list[dict]:
-    content = (entry.get("message") or {}).get("content")
+    content = _dict(entry.get("message")).get("content")
     return [b for b in content if isinstance(b, dict)] if isinstance(content, list) else []
 
 
@@ -100,7 +100,7 @@ def _typed_text(entry: dict) -> str | None:
     """What the person typed in a user entry, or None if the entry is not that."""
     if any(entry.get(k) for k in ("isMeta", "isCompactSummary", "isVisibleInTranscriptOnly")):
         return None
-    content = (entry.get("message") or {}).get("content")
+    content = _dict(entry.get("message")).get("content")
     if isinstance(content, list) and any(b.get("type") == "tool_result" for b in _blocks(entry)):
         return None
     text = text_of(content).strip()
@@ -170,7 +170,7 @@ class _Reader:
             s.finished_at = stamp
 
     def _user(self, entry: dict) -> None:
-        text = text_of((entry.get("message") or {}).get("content"))
+        text = text_of(_dict(entry.get("message")).get("content"))
         if self.turn is not None and text.strip().startswith(_INTERRUPTED):
             self.turn.interrupted = True
         shell = _BASH_INPUT.search(text)
@@ -209,7 +209,7 @@ class _Reader:
     def _assistant(self, entry: dict) -> None:
         if self.turn is None:
             return
-        message = entry.get("message") or {}
+        message = _dict(entry.get("message"))
         response = _str(message.get("id")) or entry["uuid"]
         if entry.get("isApiErrorMessage"):
             self.turn.error = text_of(message.get("content"))[:500] or "API error"
@@ -226,7 +226,7 @@ class _Reader:
         if current.get("role") != "assistant":
             current = {"role": "assistant", "content": "", "tool_calls": []}
             self.turn.messages.append(current)
-        self.last_usage = message.get("usage") or self.last_usage
+        self.last_usage = _dict(message.get("usage")) or self.last_usage
         for block in _blocks(entry):
             if block.get("type") == "text" and block.get("text"):
                 current["content"] += ("\n" if current["content"] else "") + str(block["text"])
@@ -257,6 +257,10 @@ def _kept_turn(turn: LoggedTurn) -> bool:
 
 def _json(value: object) -> str:
     return json.dumps(value if value is not None else {}, ensure_ascii=False)
+
+
+def _dict(value: object) -> dict:
+    return value if isinstance(value, dict) else {}
 
 
 def _str(value: object) -> str | None:

@@ -51,21 +51,23 @@ def _read(path: Path) -> LoggedSession:
             continue
         if kind == "session_meta":
             session.session_id = str(payload.get("id") or session.session_id)
-            session.cwd = session.cwd or payload.get("cwd")
-            session.branch = session.branch or (payload.get("git") or {}).get("branch")
+            git = payload.get("git") if isinstance(payload.get("git"), dict) else {}
+            session.cwd = session.cwd or _str(payload.get("cwd"))
+            session.branch = session.branch or _str(git.get("branch"))
             if payload.get("cli_version"):
                 session.agent = f"codex {payload['cli_version']}"
             if isinstance(payload.get("instructions"), str):
                 session.system_prompt = payload["instructions"]
         elif kind == "turn_context":
-            model = payload.get("model") or model
+            model = _str(payload.get("model")) or model
         elif kind == "event_msg" and turn is not None:
             if payload.get("type") == "turn_aborted":
                 turn.interrupted = True
             elif payload.get("type") == "error":
                 turn.error = str(payload.get("message") or "error")[:500]
         elif kind == "token_usage_record" and turn is not None:
-            add_usage(turn, payload.get("usage") or {})
+            usage = payload.get("usage")
+            add_usage(turn, usage if isinstance(usage, dict) else {})
         elif kind == "response_item":
             role = payload.get("role")
             if payload.get("type") == "message" and role == "user":
@@ -91,6 +93,10 @@ def _read(path: Path) -> LoggedSession:
     elif model:
         session.model = model
     return session
+
+
+def _str(value: object) -> str | None:
+    return value if isinstance(value, str) and value else None
 
 
 def _mark_declined(messages: list[dict]) -> None:

@@ -32,7 +32,22 @@ _SNIFF_BYTES = 64 * 1024
 
 def reader(fmt: str) -> Callable[[Path], list[LoggedSession]]:
     module, name = _READERS[fmt]
-    return getattr(importlib.import_module(f"stickiness.agents.imported.{module}"), name)
+    read = getattr(importlib.import_module(f"stickiness.agents.imported.{module}"), name)
+
+    def guarded(path: Path) -> list[LoggedSession]:
+        # The readers check what they use; a value of a shape no reader expected still
+        # ends as one line naming the file, not a traceback.
+        try:
+            return read(path)
+        except LogError:
+            raise
+        except (AttributeError, TypeError, ValueError, KeyError, IndexError, RecursionError) as exc:
+            raise LogError(
+                f"{path}: not a {fmt} log this version can read "
+                f"({type(exc).__name__}: {str(exc)[:200]})"
+            ) from None
+
+    return guarded
 
 
 def _first_json_line(head: bytes) -> dict:
