@@ -32,6 +32,7 @@ from stickiness.agents.imported.build import build_trajectory
 from stickiness.agents.imported.export_logs import EXPORT_NAMESPACE, to_claude_code, to_codex
 from stickiness.agents.imported.intent import infer_intents
 from stickiness.agents.imported.judge import Judge
+from stickiness.agents.imported.labels import label_of
 from stickiness.agents.imported.session import LoggedSession
 from stickiness.agents.imported.sources import find_logs, reader
 from stickiness.agents.models import ModelSpec
@@ -129,20 +130,7 @@ def gold_figures(judge: Judge | None) -> tuple[dict, dict, int]:
 
 
 def _labels(run) -> list[tuple[int, str, str]]:
-    out = []
-    for turn in run.turns:
-        for b in BEHAVIOURS:
-            label = (
-                "requested"
-                if b in turn.requests
-                else "forbidden"
-                if b in turn.forbids
-                else "standing"
-                if b in turn.requires
-                else "none"
-            )
-            out.append((turn.turn, b, label))
-    return out
+    return [(t.turn, b, label_of(t, b)) for t in run.turns for b in BEHAVIOURS]
 
 
 def round_trip(repeats: int) -> dict[str, dict[str, float]]:

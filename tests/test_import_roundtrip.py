@@ -13,6 +13,7 @@ import pytest
 
 from stickiness.agents.imported.build import run_id_of
 from stickiness.agents.imported.export_logs import EXPORT_NAMESPACE
+from stickiness.agents.imported.labels import label_of
 from stickiness.agents.imported.session import LoggedSession
 from stickiness.agents.models import ModelSpec
 from stickiness.agents.run_store import TRAJECTORIES, RunStore
@@ -64,16 +65,7 @@ def scripted_labels(runs, fmt: str, path: Path) -> None:
             run_id = imported_id(run, fmt)
             for turn in run.turns:
                 for b in ("commit", "push"):
-                    label = (
-                        "requested"
-                        if b in turn.requests
-                        else "forbidden"
-                        if b in turn.forbids
-                        else "standing"
-                        if b in turn.requires
-                        else "none"
-                    )
-                    writer.writerow([run_id, turn.turn, b, label])
+                    writer.writerow([run_id, turn.turn, b, label_of(turn, b)])
 
 
 @pytest.mark.parametrize("fmt", ["claude-code", "codex", "atif"])

@@ -12,6 +12,7 @@ import csv
 from pathlib import Path
 
 from stickiness.agents.imported.intent import Annotation, TurnIntent
+from stickiness.agents.trajectory import TurnRecord
 
 REVIEW_COLUMNS = [
     "run_id",
@@ -32,6 +33,15 @@ Labels = dict[tuple[str, int, str], str]  # (run id, turn, behaviour) -> label
 
 class LabelsError(ValueError):
     """A labels file cannot be used; the message names file, row and field."""
+
+
+def label_of(turn: TurnRecord, behaviour: str) -> str:
+    """A turn's annotation of one behaviour as a label (as the review file writes it)."""
+    if behaviour in turn.requests:
+        return "requested"
+    if behaviour in turn.forbids:
+        return "forbidden"
+    return "standing" if behaviour in turn.requires else "none"
 
 
 def read_labels(path: Path) -> Labels:
