@@ -19,6 +19,7 @@ from stickiness.scenarios.errors import (
     shown,
     shown_path,
 )
+from stickiness.scenarios.git_env import read_only_git_env
 from stickiness.scenarios.model import Scenario
 from stickiness.scenarios.repo_spec import repo_kind
 from stickiness.scenarios.yaml_limits import LIMITS, YamlError, load_yaml
@@ -88,16 +89,8 @@ def _repository_problem(folder: Path) -> str | None:
         return "does not exist; expected a git repository"
     if not folder.is_dir():
         return "is not a folder; expected a git repository"
-    env = {
-        "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
-        "HOME": os.devnull,
-        "LC_ALL": "C",
-        "GIT_CONFIG_NOSYSTEM": "1",
-        "GIT_CONFIG_GLOBAL": os.devnull,
-        # git looks no higher than the folder itself: a folder inside a repository is
-        # not one.
-        "GIT_CEILING_DIRECTORIES": str(folder.parent),
-    }
+    # git looks no higher than the folder itself: a folder inside a repository is not one.
+    env = read_only_git_env(GIT_CEILING_DIRECTORIES=str(folder.parent))
     cmd = ["git", "-c", "core.hooksPath=/dev/null", "-c", "core.fsmonitor=false"]
     try:
         done = subprocess.run(

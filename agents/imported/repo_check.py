@@ -11,7 +11,6 @@ closed configuration as the sandbox: no hooks, no fsmonitor, no system or global
 
 from __future__ import annotations
 
-import os
 import subprocess
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -19,6 +18,7 @@ from pathlib import Path
 
 from stickiness.agents.sandbox import GIT_TIMEOUT_S, SAFE_GIT_CONFIG
 from stickiness.agents.trajectory import Trajectory
+from stickiness.scenarios.git_env import read_only_git_env
 
 
 class RepoError(ValueError):
@@ -27,15 +27,7 @@ class RepoError(ValueError):
 
 def _git(repo: Path, *args: str) -> str:
     config = [arg for item in SAFE_GIT_CONFIG for arg in ("-c", item)]
-    env = {
-        "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
-        "HOME": os.devnull,
-        "LC_ALL": "C",
-        "GIT_CONFIG_NOSYSTEM": "1",
-        "GIT_CONFIG_GLOBAL": os.devnull,
-        "GIT_TERMINAL_PROMPT": "0",
-        "GIT_OPTIONAL_LOCKS": "0",  # reading never takes the index lock
-    }
+    env = read_only_git_env()
     try:
         done = subprocess.run(
             ["git", *config, "-C", str(repo), *args],
