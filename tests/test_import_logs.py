@@ -353,3 +353,17 @@ def test_a_chain_with_a_root_of_its_own_is_kept(tmp_path):
         "Fix the typo in README.md",
     ]
     assert len(session.turns) == 9 and session.notes[0] == "3 entries on rewound branches left out"
+
+
+def test_files_are_read_from_edit_tools_and_patches_run_through_the_shell():
+    from stickiness.agents.imported.actions import edited_files
+
+    patch = "*** Begin Patch\n*** Update File: src/a.py\n@@\n-x\n+y\n*** Add File: docs/b.md\n"
+    shell = {"name": "shell", "arguments": json.dumps({"command": ["apply_patch", patch]})}
+    assert edited_files(shell, "/repo") == ["src/a.py", "docs/b.md"]
+    edit = {"name": "Edit", "arguments": json.dumps({"file_path": "/repo/src/c.py"})}
+    assert edited_files(edit, "/repo") == ["src/c.py"]
+    view = {"name": "str_replace_editor", "arguments": json.dumps({"command": "view", "path": "x"})}
+    assert edited_files(view, "/repo") == []
+    listing = {"name": "shell", "arguments": json.dumps({"command": ["ls", "-la"]})}
+    assert edited_files(listing, "/repo") == []

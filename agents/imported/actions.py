@@ -14,7 +14,13 @@ import posixpath
 import re
 from dataclasses import dataclass, field
 
-from stickiness.agents.git_commands import COMMIT_LINE, GIT_TOOLS, PUSH_LINE, attempted_actions
+from stickiness.agents.git_commands import (
+    COMMIT_LINE,
+    GIT_TOOLS,
+    PUSH_LINE,
+    SHELL_TOOLS,
+    attempted_actions,
+)
 from stickiness.agents.trajectory import CommitRecord, PushRecord
 
 # Edit tools and the argument naming their file, as Claude Code, Codex, OpenHands and
@@ -74,6 +80,12 @@ def edited_files(call: dict, cwd: str | None) -> list[str]:
         value = args.get(EDIT_TOOLS[name])
         if isinstance(value, str) and value:
             paths.append(value)
+    elif name in SHELL_TOOLS:
+        # Codex applies its patches through the shell too: `apply_patch "*** Begin Patch..."`.
+        command = args.get("command") or args.get("cmd") or ""
+        text = "\n".join(map(str, command)) if isinstance(command, list) else str(command)
+        if "*** Begin Patch" in text:
+            paths += _PATCH_FILE.findall(text)
     elif name == "apply_patch":
         text = args.get("input") or args.get("patch") or call.get("arguments") or ""
         if isinstance(text, str):
