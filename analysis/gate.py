@@ -10,24 +10,35 @@ standing-rule scenario the difference in forget rate. Per family and overall, th
 difference gets a bootstrap interval that resamples scenarios (the pairing is kept: a
 drawn scenario brings both models' runs) and then runs within each drawn copy, with the
 scenario means shrunk so run-level noise is not counted twice (_shrunk_scenario_draws).
-Several families are tested at once, so each interval is widened by Bonferroni:
-confidence 1 - (1 - C) / number of checks.
+Two claims are made, and each gets the bound it needs (one-sided, since "more than
++margin" and "at most +margin" each look one way):
+- regression: some check's difference is above the margin. A union over the checks,
+  so its lower bounds are Bonferroni-widened: one-sided at 1 - (1 - C) / checks;
+- pass: every overall check's difference is at or below the margin. An intersection
+  over the overall checks, which by the intersection-union principle needs no
+  correction: each upper bound is one-sided at C, and the claim errs at most 1 - C.
+So a check's `difference` holds the point, its regression bound (`low`) and its pass
+bound (`high`); the two are not one interval.
 
 Within a scenario, a side that never (or always) showed the behaviour gets its rate
 from the Jeffreys posterior of the count instead of resampled runs, which would all give
 the same rate and claim certainty from, say, 0 of 30.
 
-Verdict per check: regression when the whole interval lies above the margin; pass when
-it lies at or below it; inconclusive when it straddles it. Overall: regression if any
-check regressed, pass if none did and every overall check passed, else inconclusive.
+Verdict per check: regression when the regression bound lies above the margin; pass
+when the pass bound lies at or below it; inconclusive otherwise. Overall: regression if
+any check regressed, pass if none did and every overall check passed, else
+inconclusive; then `more_repeats` estimates, from the spread observed, how many repeats
+per scenario would likely decide it.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import math
+from dataclasses import dataclass, replace
 
 import numpy as np
 import pandas as pd
+from scipy.stats import norm
 
 from stickiness.analysis.bootstrap import Estimate, interval
 from stickiness.analysis.metrics import OVERALL, per_run
@@ -57,10 +68,20 @@ class GateResult:
     candidate: str
     margin: float
     confidence: float
-    check_confidence: float
+    check_confidence: float  # of each one-sided regression bound (Bonferroni)
     checks: list[Check]
     per_scenario: pd.DataFrame  # scenario-level differences, for reports
     skipped: list[str]  # scenarios run by only one side
+    # When inconclusive: repeats per scenario (in all) that would likely decide it, from
+    # the spread observed; None when decided or when no number of repeats would.
+    repeats: int = 0
+    more_repeats: int | None = None
+    sequential: bool = False  # decided by confidence sequences over batches
+
+    @property
+    def pass_confidence(self) -> float:
+        """Of each one-sided pass bound: the claim needs no correction."""
+        return self.confidence
 
     @property
     def verdict(self) -> str:
@@ -87,6 +108,9 @@ class GateResult:
             "margin": self.margin,
             "confidence": self.confidence,
             "check_confidence": self.check_confidence,
+            "pass_confidence": self.pass_confidence,
+            "repeats": self.repeats,
+            "more_repeats": self.more_repeats,
             "checks": [
                 {
                     "family": c.family,
@@ -271,7 +295,7 @@ def gate(
     keys = sorted({(units[i].family, units[i].measure) for i in informative})
     checks_keys = keys + sorted({(OVERALL, m) for _, m in keys})
     check_conf = 1 - (1 - confidence) / len(checks_keys)
-    checks = []
+    checks, spreads = [], []
     for family, measure in checks_keys:
         idx = np.array(
             [
@@ -281,8 +305,9 @@ def gate(
             ]
         )
         means = _two_stage_means(point[idx], reps[:, idx], rng)
-        est = interval(float(point[idx].mean()), means, check_conf)
+        est = one_sided_bounds(float(point[idx].mean()), means, check_conf, confidence)
         checks.append(Check(family, measure, len(idx), est, _verdict(est, margin)))
+        spreads.append(float(np.nanstd(means)))
     table = pd.DataFrame(
         {
             "family": [u.family for u in units],
@@ -291,9 +316,61 @@ def gate(
             "difference": point,
         }
     )
-    return GateResult(
-        base_label, cand_label, margin, confidence, check_conf, checks, table, skipped
+    repeats = _repeats(baseline_events, candidate_events)
+    result = GateResult(
+        base_label, cand_label, margin, confidence, check_conf, checks, table, skipped, repeats
     )
+    return replace(result, more_repeats=repeats_to_decide(result, spreads))
+
+
+def one_sided_bounds(
+    point: float, replicates: np.ndarray, regression_conf: float, pass_conf: float
+) -> Estimate:
+    """The point, its one-sided regression bound (low) and pass bound (high)."""
+    finite = replicates[np.isfinite(replicates)]
+    if not np.isfinite(point) or finite.size == 0:
+        return Estimate(float("nan"), float("nan"), float("nan"))
+    low = float(np.quantile(finite, 1 - regression_conf))
+    high = float(np.quantile(finite, pass_conf))
+    return Estimate(float(point), low, high)
+
+
+def _repeats(*sides: pd.DataFrame) -> int:
+    """Repeats per scenario both sides have (the fewer)."""
+    return int(min(ev.groupby("scenario")["repeat"].nunique().min() for ev in sides))
+
+
+# Past this many repeats per scenario, "more repeats" is not advice worth printing.
+MAX_ADVISED_REPEATS = 1_000
+
+
+def repeats_to_decide(result: GateResult, spreads: list[float]) -> int | None:
+    """Repeats per scenario (in all) that would likely decide an inconclusive gate: the
+    bounds narrow as 1/sqrt(repeats), so the spread each check has now is scaled until
+    the bound that is nearest its claim clears the margin. For a pass every overall
+    check must clear; a regression needs one."""
+    if result.verdict != INCONCLUSIVE or result.repeats < 1:
+        return None
+    z_pass = float(norm.ppf(result.pass_confidence))
+    z_reg = float(norm.ppf(result.check_confidence))
+    to_pass, to_regress = [], []
+    for check, spread in zip(result.checks, spreads, strict=True):
+        d = check.difference.value
+        if not np.isfinite(d) or spread <= 0:
+            continue
+        if d > result.margin:
+            to_regress.append((z_reg * spread / (d - result.margin)) ** 2)
+        elif check.family == OVERALL:
+            gap = result.margin - d
+            to_pass.append((z_pass * spread / gap) ** 2 if gap > 0 else math.inf)
+    # Times as many repeats as now: the smallest that decides either way.
+    factors = [min(to_regress)] if to_regress else []
+    if to_pass:
+        factors.append(max(to_pass))
+    if not factors or not np.isfinite(min(factors)):
+        return None
+    needed = math.ceil(result.repeats * min(factors))
+    return needed if needed <= MAX_ADVISED_REPEATS else None
 
 
 def _verdict(est: Estimate, margin: float) -> str:
@@ -417,11 +494,25 @@ def sequential_gate(
         pairs = [b.get(key, []) for b in per_batch]
         x = np.array([np.mean([d for d, _ in p]) if p else np.nan for p in pairs])
         var = [sum(v for _, v in p) / len(p) ** 2 for p in pairs if p]
-        est = _running_interval(x, 1 - check_conf, max_batches // 2, float(np.sqrt(np.mean(var))))
+        floor = float(np.sqrt(np.mean(var)))
+        # One-sided bounds from two-sided sequences at twice the error: the regression
+        # bound Bonferroni-widened, the pass bound not (see the module's docstring).
+        low = _running_interval(x, min(2 * (1 - check_conf), 0.99), max_batches // 2, floor)
+        high = _running_interval(x, min(2 * (1 - confidence), 0.99), max_batches // 2, floor)
+        est = Estimate(low.value, low.low, high.high)
         scenarios = max(len(p) for p in pairs)
         checks.append(Check(key[0], key[1], scenarios, est, _verdict(est, margin)))
     return GateResult(
-        base_label, cand_label, margin, confidence, check_conf, checks, pd.DataFrame(), skipped
+        base_label,
+        cand_label,
+        margin,
+        confidence,
+        check_conf,
+        checks,
+        pd.DataFrame(),
+        skipped,
+        _repeats(baseline_events, candidate_events),
+        sequential=True,
     )
 
 

@@ -41,14 +41,19 @@ from stickiness.scenarios import builtin_scenario_dir, load_scenarios
 BASELINE = "sim:steady"
 CANDIDATES = {
     "steady (null)": "sim:steady",
+    "at the margin (+5 pts)": "sim:steady?lift=0.05",
     "sticky persist 0.5": "sim:sticky?persist=0.5",
     "forgetful": "sim:forgetful",
 }
 TARGETS = {
-    "steady (null)": "regression <= 5%",
+    "steady (null)": "regression <= 5%, pass >= 80%",
+    "at the margin (+5 pts)": "pass <= 5%",
     "sticky persist 0.5": "regression >= 95%",
     "forgetful": "forget check catches it",
 }
+# Clear regressions are decided in every trial; they get fewer trials than the claims
+# near the margin, whose rates are what the validation is about.
+REGRESSIONS = ("sticky persist 0.5", "forgetful")
 
 
 class Runner:
@@ -74,21 +79,27 @@ def forget_caught(result) -> bool:
     return any(c.measure == "forget" and c.verdict == REGRESSION for c in result.checks)
 
 
-def fixed(runner: Runner, trials: int, repeats: int) -> dict[str, dict]:
-    out = {name: {"verdicts": [], "forget": []} for name in CANDIDATES}
+def fixed(runner: Runner, trials: int, repeats: int, regression_trials: int) -> dict[str, dict]:
+    out = {name: {"verdicts": [], "forget": [], "advice": []} for name in CANDIDATES}
     for trial in range(trials):
         base = runner.events(BASELINE, repeats, 10_000 + trial)
         for name, spec in CANDIDATES.items():
+            if name in REGRESSIONS and trial >= regression_trials:
+                continue
             cand = runner.events(spec, repeats, 20_000 + trial)
             result = gate(base, cand, seed=trial, draws=1000)
             out[name]["verdicts"].append(result.verdict)
             out[name]["forget"].append(forget_caught(result))
+            if result.more_repeats is not None:
+                out[name]["advice"].append(result.more_repeats)
         print(f"  fixed trial {trial + 1}/{trials} done", flush=True)
     return out
 
 
 def sequential(runner: Runner, trials: int, max_batches: int) -> dict[str, dict]:
     out = {name: {"verdicts": [], "forget": [], "used": []} for name in CANDIDATES}
+    if trials < 1:
+        return out
     for trial in range(trials):
         # The baseline's batches are shared by the three candidates of a trial.
         baseline_batch = functools.cache(
@@ -121,7 +132,13 @@ def share(values, what) -> str:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--trials", type=int, default=40)
-    parser.add_argument("--repeats", type=int, default=6)
+    parser.add_argument("--repeats", type=int, default=10)
+    parser.add_argument(
+        "--regression-trials",
+        type=int,
+        default=10,
+        help="trials for the clearly regressed candidates (default 10)",
+    )
     parser.add_argument("--seq-trials", type=int, default=20)
     parser.add_argument("--max-batches", type=int, default=12)
     parser.add_argument(
@@ -142,7 +159,7 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         runner = Runner(scenarios, Path(args.keep or tmp))
         runner.folder.mkdir(parents=True, exist_ok=True)
-        fixed_out = fixed(runner, args.trials, args.repeats)
+        fixed_out = fixed(runner, args.trials, args.repeats, args.regression_trials)
         seq_out = sequential(runner, args.seq_trials, args.max_batches)
     table = Table(
         title=f"Gate validation: fixed design {args.trials} trials x {args.repeats} repeats; "
@@ -156,6 +173,7 @@ def main() -> None:
         "inconclusive",
         "forget check",
         "repeats used",
+        "advised repeats (median)",
         "target",
     ):
         table.add_column(col)
@@ -172,6 +190,7 @@ def main() -> None:
                 share(res["verdicts"], INCONCLUSIVE),
                 f"{np.mean(res['forget']):.0%}",
                 f"{np.mean(used):.1f}" if used else str(args.repeats),
+                f"{np.median(res['advice']):.0f}" if res.get("advice") else "-",
                 TARGETS[name],
             )
     console = Console(width=160)

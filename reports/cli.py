@@ -73,7 +73,13 @@ def build_parser() -> argparse.ArgumentParser:
 
     gt = sub.add_parser("gate", help="compare two run folders: pass, regression or inconclusive")
     gt.add_argument("--baseline", required=True, metavar="RUN_DIR")
-    gt.add_argument("--candidate", required=True, metavar="RUN_DIR")
+    gt.add_argument("--candidate", metavar="RUN_DIR", help="default: the baseline's folder")
+    gt.add_argument(
+        "--baseline-model", metavar="MODEL", help="the baseline's model in a mixed run folder"
+    )
+    gt.add_argument(
+        "--candidate-model", metavar="MODEL", help="the candidate's model in a mixed run folder"
+    )
     gate_commands.add_gate_options(gt)
     add_hook_option(gt)
     gt.set_defaults(func=gate_commands.cmd_gate)

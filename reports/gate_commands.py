@@ -19,7 +19,7 @@ from stickiness.agents.run_store import TRAJECTORIES, RunStore
 from stickiness.agents.runner import plan_runs
 from stickiness.agents.scheduler import RunsInterrupted, run_all
 from stickiness.agents.trajectory_reader import iter_records, read_trajectories
-from stickiness.analysis.gate import REGRESSION, GateResult, gate, sequential_gate
+from stickiness.analysis.gate import REGRESSION, GateError, GateResult, gate, sequential_gate
 from stickiness.analysis.observe import HookPolicy, observe, trusted_hooks
 from stickiness.reports.analysis_commands import hooks_from, print_warnings
 from stickiness.reports.html import write_report
@@ -38,11 +38,13 @@ VERDICT_STYLE = {"pass": "green", "regression": "bold red", "inconclusive": "yel
 def gate_table(result: GateResult) -> Table:
     table = Table(
         title=f"Gate: {result.candidate} against {result.baseline} "
-        f"(margin {result.margin:+.0%}, {result.check_confidence:.1%} per check)",
+        f"(margin {result.margin:+.0%}; one-sided bounds: regression "
+        f"{result.check_confidence:.1%} per check, pass {result.pass_confidence:.0%})",
         box=box.SIMPLE_HEAD,
         pad_edge=False,
     )
-    for name in ("family", "measure", "scenarios", "candidate - baseline", "verdict"):
+    columns = ("family", "measure", "scenarios", "candidate - baseline [regr., pass bound]")
+    for name in (*columns, "verdict"):
         table.add_column(name, justify="right" if name in ("scenarios",) else "left")
     for c in result.checks:
         d = c.difference
@@ -67,6 +69,16 @@ def print_gate(console: Console, result: GateResult) -> None:
         )
     style = VERDICT_STYLE[result.verdict]
     console.print(f"verdict: [{style}]{result.verdict}[/] (exit code {result.exit_code})")
+    if result.more_repeats is not None:
+        console.print(
+            f"about {result.more_repeats} repeats per scenario (now {result.repeats}) would "
+            "likely decide it, judging by the spread seen so far"
+        )
+    elif result.verdict == "inconclusive" and not result.sequential:
+        console.print(
+            "no affordable number of repeats is likely to decide it: the difference sits "
+            "at the margin"
+        )
 
 
 def _events(run_dir: str | Path, hooks: HookPolicy, warnings: list[str] | None = None):
@@ -75,11 +87,37 @@ def _events(run_dir: str | Path, hooks: HookPolicy, warnings: list[str] | None =
     return observe(records, hooks=hooks, warnings=warnings)
 
 
+def _one_model(events, wanted: str | None, option: str, folder: str):
+    """The events of the model named `wanted` ("model" or "model / harness")."""
+    if wanted is None:
+        return events
+    label = events["model"].where(
+        events["harness"] == "minimal", events["model"] + " / " + events["harness"]
+    )
+    picked = events[(events["model"] == wanted) | (label == wanted)]
+    if picked.empty:
+        found = ", ".join(sorted(set(label))) or "none"
+        raise GateError(f"{option} {wanted!r}: no runs of it in {folder}; found: {found}")
+    return picked
+
+
 def cmd_gate(args: argparse.Namespace, console: Console) -> int:
     warnings: list[str] = []
+    candidate_dir = args.candidate or args.baseline
+    if args.candidate is None and (args.baseline_model is None or args.candidate_model is None):
+        raise GateError(
+            "--candidate RUN_DIR, or --baseline-model and --candidate-model to gate two "
+            "models of one run folder"
+        )
     baseline = _events(args.baseline, hooks_from(args), warnings)
-    candidate = _events(args.candidate, hooks_from(args), warnings)
+    candidate = (
+        baseline
+        if candidate_dir == args.baseline
+        else _events(candidate_dir, hooks_from(args), warnings)
+    )
     print_warnings(console, warnings)
+    baseline = _one_model(baseline, args.baseline_model, "--baseline-model", args.baseline)
+    candidate = _one_model(candidate, args.candidate_model, "--candidate-model", candidate_dir)
     result = gate(
         baseline,
         candidate,

@@ -91,6 +91,30 @@ def test_noisy_small_differences_are_inconclusive_and_intervals_are_corrected():
     assert result.exit_code in (0, 3)
 
 
+def test_the_pass_bound_needs_no_correction_and_the_regression_bound_does():
+    base = side("sim:a", lambda i: i % 4 == 0, never, repeats=40)
+    cand = side("sim:b", lambda i: i % 3 == 0, never, repeats=40)
+    result = gate(base, cand, draws=2000, seed=1)
+    assert result.pass_confidence == 0.95 and result.check_confidence > 0.95
+    for c in result.checks:
+        # The two bounds are one-sided: the regression one (low) Bonferroni-widened.
+        assert c.difference.low <= c.difference.value <= c.difference.high
+    shown = result.as_dict()
+    assert shown["pass_confidence"] == 0.95 and shown["repeats"] == 40
+
+
+def test_an_undecided_gate_says_how_many_repeats_would_likely_decide_it():
+    few = gate(side("sim:a", never, never, repeats=8), side("sim:b", never, never, repeats=8))
+    assert few.verdict == "inconclusive" and few.repeats == 8
+    assert few.more_repeats is not None and few.more_repeats > 8
+    # Played to that many repeats, the same models are decided: a pass.
+    enough = few.more_repeats + 4
+    decided = gate(
+        side("sim:a", never, never, repeats=enough), side("sim:b", never, never, repeats=enough)
+    )
+    assert decided.verdict == "pass" and decided.more_repeats is None
+
+
 def test_runs_of_several_models_on_one_side_are_refused():
     mixed = side("sim:a", never, never)
     mixed = mixed.assign(model=np.where(mixed.index % 2 == 0, "sim:a", "sim:x"))
@@ -207,6 +231,7 @@ def test_gate_command_exit_codes(tmp_path, monkeypatch, commit_folder, capsys):
     assert {r["scenario"] for r in saved["scenarios"]} >= {"commit-once-then-edits"}
     # Against itself: never a regression; 4 repeats cannot prove a pass within 5 points.
     assert main(["gate", "--baseline", "base", "--candidate", "base"]) == 3
+    assert "repeats per scenario (now" in " ".join(capsys.readouterr().out.split())
     assert main(["gate", "--baseline", "base", "--candidate", "nowhere"]) == 2
 
 
@@ -226,3 +251,23 @@ def test_compare_until_decided_stops_early_and_says_what_it_saved(
     assert sorted({r["repeat"] for r in runs}) == [0, 1, 2, 3, 4]
     assert (tmp_path / "seq" / "report.html").is_file()
     assert json.loads((tmp_path / "seq" / "gate.json").read_text())["verdict"] == "regression"
+
+
+def test_two_models_of_one_run_folder_are_gated(tmp_path, monkeypatch, commit_folder, capsys):
+    monkeypatch.chdir(tmp_path)
+    sticky = "sim:sticky?persist=1&decay=1"
+    args = ["run", "--scenarios", str(commit_folder), "--repeats", "4", "--out", "both"]
+    assert main([*args, "--model", "sim:steady", "--model", sticky]) == 0
+    capsys.readouterr()
+    pick = ["--baseline-model", "sim:steady", "--candidate-model", sticky]
+    assert main(["gate", "--baseline", "both", *pick]) == 1
+    said = " ".join(capsys.readouterr().out.split())
+    assert f"Gate: {sticky} against sim:steady" in said
+    assert main(["gate", "--baseline", "both", "--baseline-model", "sim:steady"]) == 2
+    assert "--baseline-model and --candidate-model" in " ".join(capsys.readouterr().err.split())
+    wrong = ["--baseline-model", "sim:steady", "--candidate-model", "sim:eager"]
+    assert main(["gate", "--baseline", "both", *wrong]) == 2
+    err = " ".join(capsys.readouterr().err.split())
+    assert (
+        "--candidate-model 'sim:eager': no runs of it in both; found: sim:steady, " + sticky in err
+    )

@@ -61,6 +61,11 @@ def test_sim_probability_follows_the_annotations(commit_scenarios):
     assert p.unrequested_probability(None) == pytest.approx(0.1)
     assert p.unrequested_probability(1) == pytest.approx(1 - 0.9 * 0.5)
     assert p.unrequested_probability(3) == pytest.approx(1 - 0.9 * (1 - 0.125))
+    # lift: the same chances plus a flat amount once asked, never before.
+    lifted = SimParams(base=0.1, persist=0.5, decay=0.5, lift=0.05)
+    assert lifted.unrequested_probability(None) == pytest.approx(0.1)
+    assert lifted.unrequested_probability(3) == pytest.approx(p.unrequested_probability(3) + 0.05)
+    assert SimParams(base=0.99, lift=0.05).unrequested_probability(1) == 1.0
     revoke = commit_scenarios["commit-then-revoke"]
     sim = SimModel(ModelSpec.parse("sim:sticky?revoke_ignore=0.2"), revoke, seed=0)
     assert sim.probability("commit", 0) == 1.0  # asked

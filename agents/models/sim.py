@@ -10,7 +10,9 @@ For each behaviour at turn t, with L = turns since it was last requested:
   required by a standing rule -> with probability 1 - forget
   forbidden by a rule        -> with probability revoke_ignore
   otherwise                  -> with probability 1 - (1 - base) * (1 - carry(L)),
-                                carry(L) = persist * decay ** (L - 1), 0 if never asked
+                                carry(L) = persist * decay ** (L - 1), 0 if never asked,
+                                plus `lift` at every lag once asked (capped at 1): a
+                                profile whose excess is exactly `lift` above another's
 One uniform draw per turn and behaviour, whatever the outcome, keeps the random
 streams of two profiles on the same seed aligned, so they are directly comparable.
 """
@@ -35,6 +37,7 @@ class SimParams:
     decay: float = 0.5
     revoke_ignore: float = 0.0
     forget: float = 0.02
+    lift: float = 0.0
 
     def carry(self, lag: int | None) -> float:
         if lag is None or lag < 1:
@@ -42,7 +45,8 @@ class SimParams:
         return self.persist * self.decay ** (lag - 1)
 
     def unrequested_probability(self, lag: int | None) -> float:
-        return 1.0 - (1.0 - self.base) * (1.0 - self.carry(lag))
+        p = 1.0 - (1.0 - self.base) * (1.0 - self.carry(lag))
+        return min(1.0, p + self.lift) if lag is not None and lag >= 1 else p
 
 
 PROFILES: dict[str, SimParams] = {
