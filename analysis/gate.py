@@ -326,12 +326,18 @@ def gate(
 def one_sided_bounds(
     point: float, replicates: np.ndarray, regression_conf: float, pass_conf: float
 ) -> Estimate:
-    """The point, its one-sided regression bound (low) and pass bound (high)."""
+    """The point, its one-sided regression bound (low) and pass bound (high).
+
+    The bounds are the replicates' spread around their own mean, placed on the point:
+    a side that never showed the behaviour is drawn from the Jeffreys posterior, whose
+    mean is above the observed 0, which would shift raw percentiles towards a pass
+    (measured: 2 false passes in 14 trials at the margin, none once centred)."""
     finite = replicates[np.isfinite(replicates)]
     if not np.isfinite(point) or finite.size == 0:
         return Estimate(float("nan"), float("nan"), float("nan"))
-    low = float(np.quantile(finite, 1 - regression_conf))
-    high = float(np.quantile(finite, pass_conf))
+    spread = finite - finite.mean()
+    low = point + float(np.quantile(spread, 1 - regression_conf))
+    high = point + float(np.quantile(spread, pass_conf))
     return Estimate(float(point), low, high)
 
 
