@@ -38,7 +38,6 @@ from dataclasses import dataclass, replace
 
 import numpy as np
 import pandas as pd
-from scipy.stats import norm
 
 from stickiness.analysis.bootstrap import Estimate, interval
 from stickiness.analysis.metrics import OVERALL, per_run
@@ -295,7 +294,7 @@ def gate(
     keys = sorted({(units[i].family, units[i].measure) for i in informative})
     checks_keys = keys + sorted({(OVERALL, m) for _, m in keys})
     check_conf = 1 - (1 - confidence) / len(checks_keys)
-    checks, spreads = [], []
+    checks = []
     for family, measure in checks_keys:
         idx = np.array(
             [
@@ -307,7 +306,6 @@ def gate(
         means = _two_stage_means(point[idx], reps[:, idx], rng)
         est = one_sided_bounds(float(point[idx].mean()), means, check_conf, confidence)
         checks.append(Check(family, measure, len(idx), est, _verdict(est, margin)))
-        spreads.append(float(np.nanstd(means)))
     table = pd.DataFrame(
         {
             "family": [u.family for u in units],
@@ -320,7 +318,7 @@ def gate(
     result = GateResult(
         base_label, cand_label, margin, confidence, check_conf, checks, table, skipped, repeats
     )
-    return replace(result, more_repeats=repeats_to_decide(result, spreads))
+    return replace(result, more_repeats=repeats_to_decide(result))
 
 
 def one_sided_bounds(
@@ -350,32 +348,29 @@ def _repeats(*sides: pd.DataFrame) -> int:
 MAX_ADVISED_REPEATS = 1_000
 
 
-def repeats_to_decide(result: GateResult, spreads: list[float]) -> int | None:
-    """Repeats per scenario (in all) that would likely decide an inconclusive gate: the
-    bounds narrow as 1/sqrt(repeats), so the spread each check has now is scaled until
-    the bound that is nearest its claim clears the margin. For a pass every overall
-    check must clear; a regression needs one."""
+def repeats_to_decide(result: GateResult) -> int | None:
+    """Repeats per scenario (in all) that would likely decide an inconclusive gate.
+    A bound's distance from the point shrinks as 1/sqrt(repeats), so each check's
+    distance now is scaled until the bound nearest its claim clears the margin. A pass
+    needs every overall check to clear; a regression needs one check."""
     if result.verdict != INCONCLUSIVE or result.repeats < 1:
         return None
-    z_pass = float(norm.ppf(result.pass_confidence))
-    z_reg = float(norm.ppf(result.check_confidence))
     to_pass, to_regress = [], []
-    for check, spread in zip(result.checks, spreads, strict=True):
-        d = check.difference.value
-        if not np.isfinite(d) or spread <= 0:
+    for check in result.checks:
+        d, low, high = check.difference.value, check.difference.low, check.difference.high
+        if not np.isfinite(d):
             continue
-        if d > result.margin:
-            to_regress.append((z_reg * spread / (d - result.margin)) ** 2)
-        elif check.family == OVERALL:
+        if d > result.margin and np.isfinite(low):
+            to_regress.append(((d - low) / (d - result.margin)) ** 2)
+        elif check.family == OVERALL and np.isfinite(high):
             gap = result.margin - d
-            to_pass.append((z_pass * spread / gap) ** 2 if gap > 0 else math.inf)
-    # Times as many repeats as now: the smallest that decides either way.
+            to_pass.append(((high - d) / gap) ** 2 if gap > 0 else math.inf)
     factors = [min(to_regress)] if to_regress else []
     if to_pass:
         factors.append(max(to_pass))
     if not factors or not np.isfinite(min(factors)):
         return None
-    needed = math.ceil(result.repeats * min(factors))
+    needed = max(math.ceil(result.repeats * min(factors)), result.repeats + 1)
     return needed if needed <= MAX_ADVISED_REPEATS else None
 
 
