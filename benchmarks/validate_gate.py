@@ -1,17 +1,21 @@
 """Does the gate decide right, without crying wolf? Seeded trials on simulated agents.
 
-  python benchmarks/validate_gate.py [--trials 40] [--repeats 6] [--seq-trials 20]
-                                     [--max-batches 12] [--families commit push ...]
-                                     [--keep DIR]
+  python benchmarks/validate_gate.py [--trials 40] [--repeats 10] [--regression-trials 10]
+                                     [--seq-trials 20] [--max-batches 12]
+                                     [--families commit push ...] [--keep DIR]
 
-Every trial runs a sim:steady baseline with fresh seeds and gates three candidates
-against it: sim:steady with other seeds (regression in at most 5% of trials), a sticky
-candidate with persist 0.5 (regression in at least 95%), sim:forgetful (caught by the
-forget-rate check). The fixed design gates once after --repeats repeats per scenario;
-the sequential design (batches of one repeat, a look after every batch, at most
---max-batches) should reach the same error rates with fewer runs. Runs the whole
-library unless --families narrows it. Takes about 1.5 hours on two cores; --keep DIR
-keeps the runs so a second call only re-gates.
+Every trial runs a sim:steady baseline with fresh seeds and gates four candidates
+against it: sim:steady with other seeds (regression in at most 5% of trials, a pass in
+at least 80%), sim:steady?lift=0.05, whose excess is exactly 5 points (the margin)
+above the baseline's (a pass in at most 5%: what makes a pass mean something), a sticky
+candidate with persist 0.5 (regression in at least 95%) and sim:forgetful (caught by
+the forget-rate check); the last two in --regression-trials trials only. The fixed
+design gates once after --repeats repeats per scenario; the sequential design (batches
+of one repeat, a look after every batch, at most --max-batches) should reach the same
+error rates. The at-the-margin candidate's true difference is measured on the same
+seeds as the null candidate and printed. Runs the whole library unless --families
+narrows it; about 2 minutes per fixed trial on two cores. --keep DIR keeps the runs so
+a second call only re-gates.
 """
 
 from __future__ import annotations
