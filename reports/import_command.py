@@ -10,6 +10,8 @@ Writes RUN_DIR/review.csv: the turns whose label decides an unrequested commit o
 from __future__ import annotations
 
 import argparse
+from contextlib import nullcontext
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -113,31 +115,15 @@ def import_sessions(
         else None
     )
     logs, problems = find_logs([Path(s).expanduser() for s in args.sources], args.format)
+    layers = _Layers(since, until, judge, labels, privacy, repo)
     runs: dict[str, Trajectory] = {}
-    for path, fmt in logs:
-        try:
-            sessions = reader(fmt)(path)
-        except LogError as exc:
-            problems.append(str(exc))
-            continue
-        for session in sessions:
-            if not _in_window(session, since, until):
-                continue
-            intents = infer_intents(session.turns)
-            if judge is not None:
-                judge.label(session.turns, intents)
-            apply_labels(run_id_of(session), intents, labels)
-            try:
-                run = build_trajectory(session, intents, privacy)
-            except ValueError as exc:  # a value the record cannot hold
-                problems.append(f"{path}: session {session.session_id[:80]}: {str(exc)[:300]}")
-                continue
-            if repo is not None:
-                check_commits(run, repo)
-            # The same session found twice (a copied folder): the longer copy wins.
-            held = runs.get(run.run_id)
-            if held is None or len(run.turns) > len(held.turns):
-                runs[run.run_id] = run
+    # A folder of a thousand sessions takes a while: say where it is.
+    status = console.status("") if console.is_terminal else nullcontext()
+    with status as spinner:
+        for number, (path, fmt) in enumerate(logs, 1):
+            if spinner is not None:
+                spinner.update(escape(f"reading {number}/{len(logs)}: {path.name}"))
+            _import_one(path, fmt, layers, runs, problems)
     if judge is not None:
         s = judge.stats
         console.print(
@@ -145,6 +131,48 @@ def import_sessions(
             f"{s.unreadable} answers unreadable, {s.failed} calls failed (rules kept there)"
         )
     return list(runs.values()), problems
+
+
+@dataclass
+class _Layers:
+    """How each session is read: the period kept, the annotation layers, the privacy
+    applied and the repository checked against."""
+
+    since: datetime | None
+    until: datetime | None
+    judge: Judge | None
+    labels: dict
+    privacy: Privacy
+    repo: Repository | None
+
+
+def _import_one(
+    path: Path, fmt: str, layers: _Layers, runs: dict[str, Trajectory], problems: list[str]
+) -> None:
+    """The sessions of one log file, into `runs`; what cannot be read goes to `problems`."""
+    try:
+        sessions = reader(fmt)(path)
+    except LogError as exc:
+        problems.append(str(exc))
+        return
+    for session in sessions:
+        if not _in_window(session, layers.since, layers.until):
+            continue
+        intents = infer_intents(session.turns)
+        if layers.judge is not None:
+            layers.judge.label(session.turns, intents)
+        apply_labels(run_id_of(session), intents, layers.labels)
+        try:
+            run = build_trajectory(session, intents, layers.privacy)
+        except ValueError as exc:  # a value the record cannot hold
+            problems.append(f"{path}: session {session.session_id[:80]}: {str(exc)[:300]}")
+            continue
+        if layers.repo is not None:
+            check_commits(run, layers.repo)
+        # The same session found twice (a copied folder): the longer copy wins.
+        held = runs.get(run.run_id)
+        if held is None or len(run.turns) > len(held.turns):
+            runs[run.run_id] = run
 
 
 def cmd_import(args: argparse.Namespace, console: Console) -> int:
