@@ -32,7 +32,7 @@ from stickiness.analysis.bootstrap import (
     cluster_bootstrap,
     interval,
 )
-from stickiness.analysis.observed import as_arms
+from stickiness.analysis.observed import as_arms, is_observed
 
 MAX_LAG = 10
 MAX_CLEAN_K = 20  # clean^k is reported for k = 1..min(runs per scenario, 20)
@@ -98,6 +98,7 @@ class ModelMetrics:
     runs: int
     failed_runs: int
     families: dict[str, FamilyMetrics] = field(default_factory=dict)
+    observed: bool = False  # imported sessions: no scripted arms (see `observed`)
 
     def as_dict(self) -> dict:
         return {
@@ -106,6 +107,7 @@ class ModelMetrics:
             "simulated": self.simulated,
             "runs": self.runs,
             "failed_runs": self.failed_runs,
+            "observed": self.observed,
             "families": {name: f.as_dict() for name, f in self.families.items()},
         }
 
@@ -386,6 +388,7 @@ def analyse(
                 simulated=bool(group["simulated"].iloc[0]),
                 runs=len(runs),
                 failed_runs=int((runs["status"] != "ok").sum()),
+                observed=bool(is_observed(group).all()),
                 families=analyse_model(group, draws=draws, seed=model_seed, confidence=confidence),
             )
         )

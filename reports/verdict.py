@@ -49,12 +49,15 @@ def turns(e: Estimate) -> str:
     return f"{one(e.value)} ({one(e.low)}..{one(e.high)})"
 
 
-def family_sentence(f: FamilyMetrics) -> str:
+def family_sentence(f: FamilyMetrics, observed: bool = False) -> str:
+    """One family in plain words; `observed`: imported sessions, where any request
+    counts (the person may ask again), not a scripted one-off."""
+    request = "a request" if observed else "a one-off request"
     parts = []
     if not math.isnan(f.unrequested.value):
         parts.append(
             f"{DOES.get(f.family, 'shows it unasked')} in {pct(f.unrequested.value)} of "
-            f"opportunities after a one-off request, "
+            f"opportunities after {request}, "
             + (
                 f"{pct(f.base.value)} without one"
                 if f.base.denominator
@@ -80,7 +83,7 @@ def family_sentence(f: FamilyMetrics) -> str:
 def model_sentences(m: ModelMetrics) -> list[tuple[str, str]]:
     """(family, sentence) for every family measured, overall last."""
     return [
-        (name, family_sentence(f))
+        (name, family_sentence(f, m.observed))
         for name, f in m.families.items()
         if name != OVERALL or len(m.families) > 2
     ]

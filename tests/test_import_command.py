@@ -55,6 +55,7 @@ def test_import_then_analyse_report_and_review(tmp_path, capsys):
     assert main(["analyse", str(out)]) == 0
     text = said(capsys)
     assert "imported sessions: No control arm" in text
+    assert "opportunities after a request" in text and "one-off" not in text
     # The CLI's session asked for a commit in its first turn: nothing to compare with.
     assert "test (claude-code), imported sessions: no chance to commit before any request" in text
     metrics = json.loads((out / "metrics.json").read_text())
