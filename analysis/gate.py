@@ -44,7 +44,6 @@ from stickiness.analysis.metrics import OVERALL, per_run
 from stickiness.analysis.observed import as_arms, is_observed
 
 PASS, REGRESSION, INCONCLUSIVE = "pass", "regression", "inconclusive"
-MIN_BATCHES = 5
 EXIT_CODES = {PASS: 0, REGRESSION: 1, INCONCLUSIVE: 3}
 
 
@@ -128,7 +127,7 @@ class GateResult:
         }
 
 
-def _single_model(events: pd.DataFrame, side: str) -> str:
+def single_model(events: pd.DataFrame, side: str) -> str:
     pairs = events[["model", "harness"]].drop_duplicates()
     if len(pairs) > 1 and is_observed(events).all():
         # Imported periods: the agent as it was used, whichever models it switched to.
@@ -142,7 +141,7 @@ def _single_model(events: pd.DataFrame, side: str) -> str:
     return model if harness == "minimal" else f"{model} / {harness}"
 
 
-def _runs(events: pd.DataFrame) -> pd.DataFrame:
+def gate_runs(events: pd.DataFrame) -> pd.DataFrame:
     events = as_arms(events)
     runs = per_run(events, max_lag=1)
     runs["kind"] = runs["scenario"].map(
@@ -154,7 +153,7 @@ def _runs(events: pd.DataFrame) -> pd.DataFrame:
 
 
 @dataclass
-class _Unit:
+class Unit:
     family: str
     measure: str
     scenario: str
@@ -181,7 +180,7 @@ def _rate(values: np.ndarray) -> float:
     return values[:, 0].sum() / values[:, 1].sum() if values[:, 1].sum() > 0 else np.nan
 
 
-def _units(base: pd.DataFrame, cand: pd.DataFrame) -> tuple[list[_Unit], list[str]]:
+def paired_units(base: pd.DataFrame, cand: pd.DataFrame) -> tuple[list[Unit], list[str]]:
     shared = sorted(set(base["scenario"]) & set(cand["scenario"]))
     skipped = sorted(set(base["scenario"]) ^ set(cand["scenario"]))
     units = []
@@ -203,20 +202,20 @@ def _units(base: pd.DataFrame, cand: pd.DataFrame) -> tuple[list[_Unit], list[st
             continue
         family = row["family"]
         if row["kind"] == "standing":
-            units.append(_Unit(family, "forget", s, parts((s, "forgot", "rq_poss"))))
+            units.append(Unit(family, "forget", s, parts((s, "forgot", "rq_poss"))))
             continue
         if row["kind"] in ("revoke", "supersede"):
-            units.append(_Unit(family, "violation", s, parts((s, "viol", "forb_poss"))))
+            units.append(Unit(family, "violation", s, parts((s, "viol", "forb_poss"))))
         control = row["control"]
         if not isinstance(control, str) or control not in shared:
             skipped.append(s)
             continue
         excess = parts((s, "t_unreq", "t_opp"), (control, "c_unreq", "c_opp"))
-        units.append(_Unit(family, "excess", s, excess))
+        units.append(Unit(family, "excess", s, excess))
     return units, sorted(set(skipped))
 
 
-def _unit_stat(parts: list[np.ndarray], draws: int | None, rng) -> np.ndarray | float:
+def unit_stat(parts: list[np.ndarray], draws: int | None, rng) -> np.ndarray | float:
     if draws is None:
         rates = [_rate(p) for p in parts]
     else:
@@ -263,10 +262,10 @@ def gate(
     draws: int = 2000,
     seed: int = 0,
 ) -> GateResult:
-    base_label = _single_model(baseline_events, "baseline")
-    cand_label = _single_model(candidate_events, "candidate")
-    base, cand = _runs(baseline_events), _runs(candidate_events)
-    units, skipped = _units(base, cand)
+    base_label = single_model(baseline_events, "baseline")
+    cand_label = single_model(candidate_events, "candidate")
+    base, cand = gate_runs(baseline_events), gate_runs(candidate_events)
+    units, skipped = paired_units(base, cand)
     if not units:
         raise GateError(
             "no treatment scenario was run by both sides (with its control); "
@@ -275,13 +274,13 @@ def gate(
     rng = np.random.default_rng(seed)
     point = np.array(
         [
-            _unit_stat(u.parts["cand"], None, rng) - _unit_stat(u.parts["base"], None, rng)
+            unit_stat(u.parts["cand"], None, rng) - unit_stat(u.parts["base"], None, rng)
             for u in units
         ]
     )
     reps = np.stack(
         [
-            _unit_stat(u.parts["cand"], draws, rng) - _unit_stat(u.parts["base"], draws, rng)
+            unit_stat(u.parts["cand"], draws, rng) - unit_stat(u.parts["base"], draws, rng)
             for u in units
         ],
         axis=1,
@@ -305,7 +304,7 @@ def gate(
         )
         means = _two_stage_means(point[idx], reps[:, idx], rng)
         est = one_sided_bounds(float(point[idx].mean()), means, check_conf, confidence)
-        checks.append(Check(family, measure, len(idx), est, _verdict(est, margin)))
+        checks.append(Check(family, measure, len(idx), est, verdict_of(est, margin)))
     table = pd.DataFrame(
         {
             "family": [u.family for u in units],
@@ -314,7 +313,7 @@ def gate(
             "difference": point,
         }
     )
-    repeats = _repeats(baseline_events, candidate_events)
+    repeats = repeats_of(baseline_events, candidate_events)
     result = GateResult(
         base_label, cand_label, margin, confidence, check_conf, checks, table, skipped, repeats
     )
@@ -339,7 +338,7 @@ def one_sided_bounds(
     return Estimate(float(point), low, high)
 
 
-def _repeats(*sides: pd.DataFrame) -> int:
+def repeats_of(*sides: pd.DataFrame) -> int:
     """Repeats per scenario both sides have (the fewer)."""
     return int(min(ev.groupby("scenario")["repeat"].nunique().min() for ev in sides))
 
@@ -374,7 +373,7 @@ def repeats_to_decide(result: GateResult) -> int | None:
     return needed if needed <= MAX_ADVISED_REPEATS else None
 
 
-def _verdict(est: Estimate, margin: float) -> str:
+def verdict_of(est: Estimate, margin: float) -> str:
     if np.isnan(est.value):
         return INCONCLUSIVE
     if est.low > margin:
@@ -382,139 +381,6 @@ def _verdict(est: Estimate, margin: float) -> str:
     if est.high <= margin:
         return PASS
     return INCONCLUSIVE
-
-
-def confidence_sequence(
-    x: np.ndarray, alpha: float, t_star: int, sigma_floor: float = 1e-3
-) -> tuple[float, float, float]:
-    """Mean and a time-uniform interval for i.i.d. observations `x` (one per batch).
-
-    The asymptotic confidence sequence of Waudby-Smith et al. (2021, "Time-uniform
-    central limit theory"): valid simultaneously at every look, so the verdict may be
-    checked after every batch. `t_star` is the number of batches it is tightest at;
-    `sigma_floor` is the least standard deviation a batch's mean is taken to have.
-    """
-    x = x[np.isfinite(x)]
-    t = len(x)
-    # The variance is estimated from the batches, so a handful are needed before the
-    # interval means anything: no decision before MIN_BATCHES.
-    if t < MIN_BATCHES:
-        return (float(x.mean()) if t else float("nan")), float("-inf"), float("inf")
-    sigma = max(float(x.std(ddof=1)), sigma_floor, 1e-9)
-    rho2 = (-2 * np.log(alpha) + np.log(-2 * np.log(alpha) + 1)) / max(t_star, 1)
-    width = sigma * np.sqrt(
-        2 * (t * rho2 + 1) / (t**2 * rho2) * np.log(np.sqrt(t * rho2 + 1) / alpha)
-    )
-    mean = float(x.mean())
-    return mean, mean - width, mean + width
-
-
-def _running_interval(
-    x: np.ndarray, alpha: float, t_star: int, sigma_floor: float = 1e-3
-) -> Estimate:
-    """The confidence sequence intersected over every look so far. A confidence
-    sequence covers the truth at all looks at once, so its running intersection does
-    too; a check decided at some look then stays decided."""
-    low, high = float("-inf"), float("inf")
-    for t in range(MIN_BATCHES, len(x) + 1):
-        _, lo, hi = confidence_sequence(x[:t], alpha, t_star, sigma_floor)
-        low, high = max(low, lo), min(high, hi)
-    finite = x[np.isfinite(x)]
-    return Estimate(float(finite.mean()) if len(finite) else float("nan"), low, high)
-
-
-def _pooled_rates(batches: list[list[_Unit]]) -> dict[tuple, float]:
-    """Jeffreys-smoothed rate of every (scenario, measure, side, part) over all batches."""
-    totals: dict[tuple, np.ndarray] = {}
-    for units in batches:
-        for u in units:
-            for side, parts in u.parts.items():
-                for i, values in enumerate(parts):
-                    key = (u.scenario, u.measure, side, i)
-                    totals[key] = totals.get(key, 0) + values.sum(0)
-    return {k: (t[0] + 0.5) / (t[1] + 1) for k, t in totals.items()}
-
-
-def _binomial_variance(u: _Unit, pooled: dict[tuple, float]) -> float:
-    """Variance of the unit's difference if every chance were an independent draw at
-    the pooled rate: what the batch-to-batch spread is at least."""
-    total = 0.0
-    for side, parts in u.parts.items():
-        for i, values in enumerate(parts):
-            den = values[:, 1].sum()
-            if den > 0:
-                p = pooled[(u.scenario, u.measure, side, i)]
-                total += p * (1 - p) / den
-    return total
-
-
-def sequential_gate(
-    baseline_events: pd.DataFrame,
-    candidate_events: pd.DataFrame,
-    *,
-    batch: int,
-    max_batches: int,
-    margin: float = 0.05,
-    confidence: float = 0.95,
-) -> GateResult:
-    """Gate after any number of batches of `batch` repeats, valid under repeated looks:
-    each batch gives one scenario-level mean difference per check, and a confidence
-    sequence over batches decides."""
-    base_label = _single_model(baseline_events, "baseline")
-    cand_label = _single_model(candidate_events, "candidate")
-    n_batches = int(
-        max(baseline_events["repeat"].max(), candidate_events["repeat"].max()) // batch + 1
-    )
-    base_batch = baseline_events["repeat"] // batch
-    cand_batch = candidate_events["repeat"] // batch
-    batches, skipped = [], []
-    for b in range(n_batches):
-        units, skipped = _units(
-            _runs(baseline_events[base_batch == b]), _runs(candidate_events[cand_batch == b])
-        )
-        batches.append(units)
-    pooled = _pooled_rates(batches)
-    per_batch: list[dict[tuple[str, str], list[tuple[float, float]]]] = []
-    for units in batches:
-        per_batch.append({})
-        for u in units:
-            d = _unit_stat(u.parts["cand"], None, None) - _unit_stat(u.parts["base"], None, None)
-            if np.isfinite(d):
-                for key in ((u.family, u.measure), (OVERALL, u.measure)):
-                    per_batch[-1].setdefault(key, []).append((d, _binomial_variance(u, pooled)))
-    found = {k for b in per_batch for k in b}
-    keys = sorted(k for k in found if k[0] != OVERALL) + sorted(k for k in found if k[0] == OVERALL)
-    if not keys:
-        raise GateError("no treatment scenario was run by both sides (with its control)")
-    check_conf = 1 - (1 - confidence) / len(keys)
-    checks = []
-    for key in keys:
-        # One observation per batch: the mean difference over its scenarios, and the
-        # binomial variance that mean would have at the pooled rates (a floor for the
-        # spread between batches, which a few quiet batches would otherwise put at 0).
-        pairs = [b.get(key, []) for b in per_batch]
-        x = np.array([np.mean([d for d, _ in p]) if p else np.nan for p in pairs])
-        var = [sum(v for _, v in p) / len(p) ** 2 for p in pairs if p]
-        floor = float(np.sqrt(np.mean(var)))
-        # One-sided bounds from two-sided sequences at twice the error: the regression
-        # bound Bonferroni-widened, the pass bound not (see the module's docstring).
-        low = _running_interval(x, min(2 * (1 - check_conf), 0.99), max_batches // 2, floor)
-        high = _running_interval(x, min(2 * (1 - confidence), 0.99), max_batches // 2, floor)
-        est = Estimate(low.value, low.low, high.high)
-        scenarios = max(len(p) for p in pairs)
-        checks.append(Check(key[0], key[1], scenarios, est, _verdict(est, margin)))
-    return GateResult(
-        base_label,
-        cand_label,
-        margin,
-        confidence,
-        check_conf,
-        checks,
-        pd.DataFrame(),
-        skipped,
-        _repeats(baseline_events, candidate_events),
-        sequential=True,
-    )
 
 
 def _faults_per_run(events: pd.DataFrame) -> np.ndarray:
@@ -550,4 +416,4 @@ def scenario_check(
     reps = _rate_draws(c, draws, rng) - _rate_draws(b, draws, rng)
     est = interval(_rate(c) - _rate(b), reps, confidence)
     family = str(cand["family"][cand["probed"]].iloc[0]) if cand["probed"].any() else ""
-    return Check(family, "fault rate", 1, est, _verdict(est, margin))
+    return Check(family, "fault rate", 1, est, verdict_of(est, margin))

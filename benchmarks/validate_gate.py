@@ -38,8 +38,9 @@ from stickiness.agents.run_store import RunStore
 from stickiness.agents.runner import plan_runs
 from stickiness.agents.scheduler import run_all
 from stickiness.agents.trajectory_reader import iter_records
-from stickiness.analysis.gate import INCONCLUSIVE, PASS, REGRESSION, gate, sequential_gate
+from stickiness.analysis.gate import INCONCLUSIVE, PASS, REGRESSION, gate
 from stickiness.analysis.observe import observe
+from stickiness.analysis.sequential_gate import sequential_gate
 from stickiness.scenarios import builtin_scenario_dir, load_scenarios
 
 BASELINE = "sim:steady"

@@ -19,8 +19,9 @@ from stickiness.agents.run_store import TRAJECTORIES, RunStore
 from stickiness.agents.runner import plan_runs
 from stickiness.agents.scheduler import RunsInterrupted, run_all
 from stickiness.agents.trajectory_reader import iter_records, read_trajectories
-from stickiness.analysis.gate import REGRESSION, GateError, GateResult, gate, sequential_gate
+from stickiness.analysis.gate import REGRESSION, GateError, GateResult, gate
 from stickiness.analysis.observe import HookPolicy, observe, trusted_hooks
+from stickiness.analysis.sequential_gate import sequential_gate
 from stickiness.reports.analysis_commands import hooks_from, print_warnings
 from stickiness.reports.html import write_report
 from stickiness.reports.interrupts import report_interrupted, stop_on_signals

@@ -15,14 +15,16 @@ from stickiness.agents.scheduler import run_all
 from stickiness.analysis.gate import (
     EXIT_CODES,
     GateError,
-    _running_interval,
     _two_stage_means,
-    confidence_sequence,
     gate,
     scenario_check,
-    sequential_gate,
 )
 from stickiness.analysis.observe import observe
+from stickiness.analysis.sequential_gate import (
+    _running_interval,
+    confidence_sequence,
+    sequential_gate,
+)
 from stickiness.reports.cli import main
 
 
