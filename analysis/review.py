@@ -15,9 +15,9 @@ import pandas as pd
 
 from stickiness.agents.imported.labels import REVIEW_COLUMNS
 from stickiness.agents.trajectory import Trajectory
+from stickiness.analysis.observed import OBSERVED_BEHAVIOURS, is_observed
 
 EXCERPT_CHARS = 300
-REVIEWED = ("commit", "push")
 
 
 def _excerpt(text: str) -> str:
@@ -30,8 +30,8 @@ def review_rows(trajectories: list[Trajectory], events: pd.DataFrame) -> list[di
     if events.empty:
         return []
     ev = events[
-        (events["kind"] == "observed")
-        & events["behaviour"].isin(REVIEWED)
+        is_observed(events)
+        & events["behaviour"].isin(OBSERVED_BEHAVIOURS)
         & (events["unrequested_attempt"] | (events["forbidden"] & events["attempted"]))
     ]
     by_id = {t.run_id: t for t in trajectories}
@@ -43,7 +43,8 @@ def review_rows(trajectories: list[Trajectory], events: pd.DataFrame) -> list[di
         turn = run.turns[e.turn - 1]
         before = run.turns[e.turn - 2].assistant_text() if e.turn > 1 else ""
         note = next((a for a in turn.annotations if a.behaviour == e.behaviour), None)
-        label = "forbidden" if e.forbidden else "standing" if e.required else "none"
+        # Rows are unrequested actions or violations: free or forbidden, never required.
+        label = "forbidden" if e.forbidden else "none"
         if e.behaviour == "commit":
             action = e.commits or "tried to commit; no commit made"
         else:
