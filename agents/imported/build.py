@@ -117,8 +117,6 @@ def build_trajectory(
     session: LoggedSession,
     intents: list[TurnIntent],
     privacy: Privacy | None = None,
-    *,
-    project: str | None = None,
 ) -> Trajectory:
     """The trajectory of one session; `intents` has one entry per turn."""
     privacy = privacy or Privacy()
@@ -176,7 +174,7 @@ def build_trajectory(
         for key in ("input_tokens", "output_tokens", "cache_read_tokens", "cache_write_tokens")
     }
     usage["model_calls"] = sum(t.model_calls for t in turns)
-    project = project or _project(session)
+    project = _project(session)
     return Trajectory(
         run_id=run_id_of(session),
         scenario=f"imported:{project}",
