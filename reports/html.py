@@ -18,6 +18,7 @@ from stickiness.analysis.observe import HookPolicy, observe
 from stickiness.analysis.policy import Policy
 from stickiness.analysis.similarity import label
 from stickiness.reports import figures
+from stickiness.reports.explorer import explorer_data
 from stickiness.reports.imported_view import imported_summary
 from stickiness.reports.usage import usage_rows
 from stickiness.reports.verdict import model_sentences, pct, turns, with_interval
@@ -54,26 +55,6 @@ def clip(text: str | None, limit: int = CLIP_CHARS) -> str:
 
 
 _env.filters["clip"] = clip
-
-
-def _runs_view(trajectories: list[Trajectory], events: pd.DataFrame) -> list[dict]:
-    """Per run: a cell per turn marking what the analyser saw for the probed behaviour."""
-    probed = events[events["probed"]].set_index(["run_id", "turn"])
-    out = []
-    for t in sorted(trajectories, key=lambda t: (t.model, t.scenario, t.repeat)):
-        cells = []
-        for turn in t.turns:
-            key = (t.run_id, turn.turn)
-            row = probed.loc[key] if key in probed.index else None
-            state = "clean"
-            if row is not None:
-                for flag in ("violation", "forgotten", "unrequested", "requested"):
-                    if row[flag]:
-                        state = flag
-                        break
-            cells.append({"turn": turn, "state": state})
-        out.append({"run": t, "cells": cells})
-    return out
 
 
 def _headline_rows(models: list[ModelMetrics]) -> list[dict]:
@@ -146,7 +127,7 @@ def render_report(
         gate=gate_result,
         scenario_rows=scenarios.to_dict("records"),
         scenario_meta={t.scenario: t for t in trajectories},
-        runs=_runs_view(trajectories, events) if not events.empty else [],
+        runs=explorer_data(trajectories, events),
         errors=[t for t in trajectories if t.status != "ok"],
         seeds=sorted({t.seed for t in trajectories}),
         versions=trajectories[0].versions if trajectories else {},

@@ -1,5 +1,9 @@
 from __future__ import annotations
 
+import base64
+import gzip
+import json
+import re
 from html.parser import HTMLParser
 
 from factories import three_scenario_runs, trajectory, turn
@@ -9,14 +13,27 @@ from stickiness.reports.html import render_report
 HOSTILE = '<script>alert("x")</script><img src=x onerror=alert(1)>'
 
 
+def embedded_runs(html: str) -> list[dict]:
+    """The run explorer's transcripts as the page embeds them, decompressed."""
+    blocks = re.search(r'<script type="application/json" id="x-details">(.*?)</script>', html)
+    return [
+        run
+        for block in json.loads(blocks.group(1))
+        for run in json.loads(gzip.decompress(base64.b64decode(block)))
+    ]
+
+
 class TagCollector(HTMLParser):
     def __init__(self) -> None:
         super().__init__()
         self.tags: list[str] = []
         self.handlers: list[str] = []
+        self.scripts: list[dict] = []
 
     def handle_starttag(self, tag, attrs):
         self.tags.append(tag)
+        if tag == "script":
+            self.scripts.append(dict(attrs))
         self.handlers += [name for name, _ in attrs if name.startswith("on")]
 
 
@@ -44,7 +61,13 @@ def test_everything_a_model_wrote_is_escaped():
     html = render_report([hostile_run()])
     parser = TagCollector()
     parser.feed(html)
-    assert "script" not in parser.tags and "<script" not in html
+    # The only scripts are the run explorer's: its code and its two JSON data blocks.
+    assert parser.scripts == [
+        {"type": "application/json", "id": "x-summary"},
+        {"type": "application/json", "id": "x-details"},
+        {},
+    ]
+    assert html.count("<script") == 3 and "<script>alert" not in html
     assert parser.handlers == []  # no on* attribute survived
     assert "&lt;script&gt;alert(&#34;x&#34;)&lt;/script&gt;" in html
     # The only <img> tags are our own inline figures.
@@ -62,7 +85,7 @@ def test_report_labels_simulated_models_and_shows_runs(commit_scenarios):
     ]
     html = render_report(runs)
     assert "simulated" in html and "sim:sticky" in html
-    assert html.count('class="run"') == len(runs)
+    assert f"{len(runs)} runs" in html and 'id="x-summary"' in html
     assert "data:image/png;base64," in html
     for sid in commit_scenarios:
         assert sid in html
@@ -125,4 +148,5 @@ def test_model_names_are_text_not_mathtext_and_secrets_are_redacted():
     runs[0].turns[0].messages[0]["content"] = "the key is report-canary-0123456789"
     html = render_report(runs)  # mathtext would fail to parse this name
     assert "$\\frac{unclosed$" in html and "<img" in html
-    assert "report-canary-0123456789" not in html and "[REDACTED REPORT_TEST_KEY]" in html
+    assert "report-canary-0123456789" not in html
+    assert "[REDACTED REPORT_TEST_KEY]" in json.dumps(embedded_runs(html))

@@ -63,13 +63,12 @@ def test_report_opens_offline_without_console_errors_and_runs_no_model_text(tmp_
         page.goto(report.as_uri())
         page.wait_for_load_state("load")
         page.screenshot(path=str(tmp_path / "report.png"), full_page=True)
-        # A timeline cell leads to its turn in the folded transcript.
+        # A timeline cell opens its run's transcript at its turn.
         cell = page.locator("a.cell").first
         target = cell.get_attribute("href")
         cell.click()
-        opened = page.evaluate(
-            "id => document.getElementById(id).closest('details').open", target[1:]
-        )
+        page.wait_for_selector(target)
+        opened = page.evaluate("id => document.activeElement.id === id", target[1:])
         images = page.evaluate("[...document.images].every(i => i.complete && i.naturalWidth > 0)")
         browser.close()
     assert problems == [] and dialogs == []  # no errors, and no model text ran as script
