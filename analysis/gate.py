@@ -253,17 +253,22 @@ def _two_stage_means(point: np.ndarray, reps: np.ndarray, rng: np.random.Generat
         return np.where(ok, picked, 0).sum(1) / ok.sum(1)
 
 
-def gate(
-    baseline_events: pd.DataFrame,
-    candidate_events: pd.DataFrame,
-    *,
-    margin: float = 0.05,
-    confidence: float = 0.95,
-    draws: int = 2000,
-    seed: int = 0,
-) -> GateResult:
-    base_label = single_model(baseline_events, "baseline")
-    cand_label = single_model(candidate_events, "candidate")
+@dataclass(frozen=True)
+class CheckDraws:
+    """One check's scenario-mean difference and its bootstrap replicates."""
+
+    family: str
+    measure: str
+    scenarios: int
+    point: float
+    replicates: np.ndarray
+
+
+def check_draws(
+    baseline_events: pd.DataFrame, candidate_events: pd.DataFrame, draws: int, seed: int
+) -> tuple[list[CheckDraws], pd.DataFrame, list[str]]:
+    """Every check (per family, then overall) with its point and replicates; the
+    scenario-level differences; the scenarios only one side ran."""
     base, cand = gate_runs(baseline_events), gate_runs(candidate_events)
     units, skipped = paired_units(base, cand)
     if not units:
@@ -291,10 +296,8 @@ def gate(
     if not informative:
         raise GateError("no scenario gave either side a chance to show the behaviour")
     keys = sorted({(units[i].family, units[i].measure) for i in informative})
-    checks_keys = keys + sorted({(OVERALL, m) for _, m in keys})
-    check_conf = 1 - (1 - confidence) / len(checks_keys)
-    checks = []
-    for family, measure in checks_keys:
+    out = []
+    for family, measure in keys + sorted({(OVERALL, m) for _, m in keys}):
         idx = np.array(
             [
                 i
@@ -303,8 +306,7 @@ def gate(
             ]
         )
         means = _two_stage_means(point[idx], reps[:, idx], rng)
-        est = one_sided_bounds(float(point[idx].mean()), means, check_conf, confidence)
-        checks.append(Check(family, measure, len(idx), est, verdict_of(est, margin)))
+        out.append(CheckDraws(family, measure, len(idx), float(point[idx].mean()), means))
     table = pd.DataFrame(
         {
             "family": [u.family for u in units],
@@ -313,6 +315,26 @@ def gate(
             "difference": point,
         }
     )
+    return out, table, skipped
+
+
+def gate(
+    baseline_events: pd.DataFrame,
+    candidate_events: pd.DataFrame,
+    *,
+    margin: float = 0.05,
+    confidence: float = 0.95,
+    draws: int = 2000,
+    seed: int = 0,
+) -> GateResult:
+    base_label = single_model(baseline_events, "baseline")
+    cand_label = single_model(candidate_events, "candidate")
+    found, table, skipped = check_draws(baseline_events, candidate_events, draws, seed)
+    check_conf = 1 - (1 - confidence) / len(found)
+    checks = []
+    for c in found:
+        est = one_sided_bounds(c.point, c.replicates, check_conf, confidence)
+        checks.append(Check(c.family, c.measure, c.scenarios, est, verdict_of(est, margin)))
     repeats = repeats_of(baseline_events, candidate_events)
     result = GateResult(
         base_label, cand_label, margin, confidence, check_conf, checks, table, skipped, repeats

@@ -1,7 +1,7 @@
 """Does the gate decide right, without crying wolf? Seeded trials on simulated agents.
 
   python benchmarks/validate_gate.py [--trials 40] [--repeats 10] [--regression-trials 10]
-                                     [--seq-trials 20] [--max-batches 12]
+                                     [--seq-trials 20] [--max-batches 15]
                                      [--families commit push ...] [--keep DIR]
 
 Every trial runs a sim:steady baseline with fresh seeds and gates four candidates
@@ -11,9 +11,11 @@ above the baseline's (a pass in at most 5%: what makes a pass mean something), a
 candidate with persist 0.5 (regression in at least 95%) and sim:forgetful (caught by
 the forget-rate check); the last two in --regression-trials trials only. The fixed
 design gates once after --repeats repeats per scenario; the sequential design (batches
-of one repeat, a look after every batch, at most --max-batches) should reach the same
-error rates. The at-the-margin candidate's true difference is measured on the same
-seeds as the null candidate and printed. Runs the whole library unless --families
+of one repeat, a look after every batch from the third, at most --max-batches) should
+reach the same error rates with fewer repeats on average. It looks at the same seeds'
+runs as they were played, so its first --repeats repeats are the fixed design's. The
+at-the-margin candidate's true difference is measured on the same seeds as the null
+candidate and printed. Runs the whole library unless --families
 narrows it; about 2 minutes per fixed trial on two cores. --keep DIR keeps the runs so
 a second call only re-gates.
 """
@@ -21,7 +23,6 @@ a second call only re-gates.
 from __future__ import annotations
 
 import argparse
-import functools
 import re
 import tempfile
 import time
@@ -36,7 +37,7 @@ from rich.table import Table
 from stickiness.agents.models import ModelSpec
 from stickiness.agents.run_store import RunStore
 from stickiness.agents.runner import plan_runs
-from stickiness.agents.scheduler import run_all
+from stickiness.agents.scheduler import run_all, runs_to_play
 from stickiness.agents.trajectory_reader import iter_records
 from stickiness.analysis.gate import INCONCLUSIVE, PASS, REGRESSION, gate
 from stickiness.analysis.observe import observe
@@ -65,19 +66,21 @@ class Runner:
     def __init__(self, scenarios, folder: Path) -> None:
         self.scenarios, self.folder, self.runs, self.played = scenarios, folder, 0, 0
 
-    def events(self, spec: str, repeats: int, seed: int, first_repeat: int = 0) -> pd.DataFrame:
+    def events(self, spec: str, repeats: int, seed: int) -> pd.DataFrame:
+        """The first `repeats` repeats of `spec` on `seed`. One file per model and seed:
+        repeats are seeded one by one, so a longer call only plays the repeats missing
+        (the sequential design's cap extends the fixed design's runs)."""
         name = re.sub(r"[^A-Za-z0-9.=-]+", "_", spec)
-        path = self.folder / f"{name}-{seed}-{repeats}.jsonl"
+        path = self.folder / f"{name}-{seed}.jsonl"
         plan = plan_runs(self.scenarios, [ModelSpec.parse(spec)], repeats, seed)
         self.runs += len(plan)
         # Runs kept from an earlier validation (--keep) are read, not played again.
-        if len(RunStore(path).recorded()) != len(plan):
-            path.unlink(missing_ok=True)
-            run_all(plan, path, concurrency=4)
-            self.played += len(plan)
+        todo, _ = runs_to_play(plan, RunStore(path).recorded())
+        if todo:
+            run_all(todo, path, concurrency=4)
+            self.played += len(todo)
         ev = observe(iter_records(path))
-        ev["repeat"] += first_repeat
-        return ev
+        return ev[ev["repeat"] < repeats].reset_index(drop=True)
 
 
 def forget_caught(result) -> bool:
@@ -102,34 +105,39 @@ def fixed(runner: Runner, trials: int, repeats: int, regression_trials: int) -> 
 
 
 def sequential(
-    runner: Runner, trials: int, max_batches: int, regression_trials: int
+    runner: Runner, trials: int, max_batches: int, regression_trials: int, fixed_repeats: int
 ) -> dict[str, dict]:
+    """Every trial plays up to the cap on the fixed design's seeds and looks at the runs
+    in the order they were played (repeat 0, 1, ...), as `compare --until-decided`
+    would: with the cap at --repeats, both designs judge the very same runs."""
     out = {name: {"verdicts": [], "forget": [], "used": []} for name in CANDIDATES}
-    if trials < 1:
-        return out
     for trial in range(trials):
-        # The baseline's batches are shared by the three candidates of a trial.
-        baseline_batch = functools.cache(
-            lambda b, trial=trial: runner.events(BASELINE, 1, 30_000 + trial * 100 + b, b)
-        )
         for name, spec in CANDIDATES.items():
             if name in REGRESSIONS and trial >= regression_trials:
                 continue
-            base_ev, cand_ev, result = [], [], None
-            for b in range(max_batches):
-                base_ev.append(baseline_batch(b))
-                cand_ev.append(runner.events(spec, 1, 40_000 + trial * 100 + b, b))
+            # Runs are played only as far as the looks need them: first the fixed
+            # design's, then the rest up to the cap if still undecided.
+            played = min(fixed_repeats, max_batches)
+            base = runner.events(BASELINE, played, 10_000 + trial)
+            cand = runner.events(spec, played, 20_000 + trial)
+            for used in range(1, max_batches + 1):
+                if used > played:
+                    played = max_batches
+                    base = runner.events(BASELINE, played, 10_000 + trial)
+                    cand = runner.events(spec, played, 20_000 + trial)
                 result = sequential_gate(
-                    pd.concat(base_ev, ignore_index=True),
-                    pd.concat(cand_ev, ignore_index=True),
+                    base[base["repeat"] < used],
+                    cand[cand["repeat"] < used],
                     batch=1,
                     max_batches=max_batches,
+                    seed=trial,
+                    draws=1000,
                 )
                 if result.verdict != INCONCLUSIVE:
                     break
             out[name]["verdicts"].append(result.verdict)
             out[name]["forget"].append(forget_caught(result))
-            out[name]["used"].append(b + 1)
+            out[name]["used"].append(used)
         print(f"  sequential trial {trial + 1}/{trials} done", flush=True)
     return out
 
@@ -165,7 +173,7 @@ def main() -> None:
         help="trials for the clearly regressed candidates (default 10)",
     )
     parser.add_argument("--seq-trials", type=int, default=20)
-    parser.add_argument("--max-batches", type=int, default=12)
+    parser.add_argument("--max-batches", type=int, default=15)
     parser.add_argument(
         "--families", nargs="+", help="scenario families of the library to run (default all)"
     )
@@ -185,7 +193,9 @@ def main() -> None:
         runner = Runner(scenarios, Path(args.keep or tmp))
         runner.folder.mkdir(parents=True, exist_ok=True)
         fixed_out = fixed(runner, args.trials, args.repeats, args.regression_trials)
-        seq_out = sequential(runner, args.seq_trials, args.max_batches, args.regression_trials)
+        seq_out = sequential(
+            runner, args.seq_trials, args.max_batches, args.regression_trials, args.repeats
+        )
         truth = margin_truth(runner, args.trials, args.repeats)
     table = Table(
         title=f"Gate validation: fixed design {args.trials} trials x {args.repeats} repeats; "

@@ -19,12 +19,9 @@ from stickiness.analysis.gate import (
     gate,
     scenario_check,
 )
+from stickiness.analysis.group_sequential import boundaries, boundary_at, look_schedule
 from stickiness.analysis.observe import observe
-from stickiness.analysis.sequential_gate import (
-    _running_interval,
-    confidence_sequence,
-    sequential_gate,
-)
+from stickiness.analysis.sequential_gate import sequential_gate
 from stickiness.reports.cli import main
 
 
@@ -124,39 +121,25 @@ def test_runs_of_several_models_on_one_side_are_refused():
         gate(mixed, side("sim:b", never, never))
 
 
-def test_confidence_sequence_waits_for_enough_batches_and_then_narrows():
+def test_group_sequential_boundaries_spend_alpha_over_all_looks():
+    # One look at the cap is the fixed one-sided test.
+    assert boundaries(0.05, (1.0,))[0] == pytest.approx(1.6449, abs=1e-3)
+    looks = look_schedule(1, 20, 3)
+    assert looks == tuple(range(3, 21))
+    cs = np.array(boundaries(0.05, tuple(n / 20 for n in looks)))
+    # Pocock-type spending: near-flat boundaries, each stricter than one fixed look.
+    assert (cs > 1.645).all() and cs.max() - cs.min() < 0.3
+    # Under the null the z-statistics are a Brownian motion seen at the looks; crossing
+    # at any look must happen in alpha of the paths (and would in far more at 1.645).
     rng = np.random.default_rng(0)
-    x = rng.normal(0.3, 0.2, size=40)
-    assert confidence_sequence(x[:4], 0.05, 20)[1] == -np.inf
-    _, low10, high10 = confidence_sequence(x[:10], 0.05, 20)
-    _, low40, high40 = confidence_sequence(x, 0.05, 20)
-    assert low10 < 0.3 < high10 and (high40 - low40) < (high10 - low10)
-    # Valid at every look: over many sequences, the truth stays inside at all times
-    misses = 0
-    for seed in range(200):
-        y = np.random.default_rng(seed).normal(0.0, 1.0, size=30)
-        for t in range(5, 31):
-            _, lo, hi = confidence_sequence(y[:t], 0.05, 15)
-            if not lo <= 0 <= hi:
-                misses += 1
-                break
-    assert misses / 200 <= 0.08
-
-
-def test_running_interval_keeps_what_an_earlier_look_decided():
-    # A quiet start then noise: the plain sequence widens again, the running one does not.
-    x = np.concatenate([np.full(6, 0.3), np.random.default_rng(1).normal(0.3, 1.0, 6)])
-    early = confidence_sequence(x[:6], 0.05, 6)
-    late = confidence_sequence(x, 0.05, 6)
-    running = _running_interval(x, 0.05, 6)
-    assert late[1] < early[1] and running.low == max(early[1], late[1])
-    assert running.high <= min(early[2], late[2])
-    # Still valid at every look: the intersection only drops the truth when some look did
-    runs = [
-        _running_interval(np.random.default_rng(s).normal(0, 1, 30), 0.05, 15) for s in range(200)
-    ]
-    misses = sum(not r.low <= 0 <= r.high for r in runs)
-    assert misses / 200 <= 0.08
+    t = np.array(looks) / 20
+    paths = np.cumsum(rng.normal(size=(40_000, len(t))) * np.sqrt(np.diff(t, prepend=0)), 1)
+    z = paths / np.sqrt(t)
+    assert (z >= cs).any(1).mean() == pytest.approx(0.05, abs=0.005)
+    assert (z >= 1.645).any(1).mean() > 0.15
+    assert boundary_at(0.05, looks, 2) is None and boundary_at(0.05, looks, 25) == cs[-1]
+    with pytest.raises(ValueError, match="increasing"):
+        boundaries(0.05, (0.5, 0.5))
 
 
 def test_two_stage_draws_count_run_noise_once():
@@ -179,17 +162,28 @@ def test_sequential_gate_decides_from_batches():
     base = side("sim:a", never, never, repeats=24)
     cand = side("sim:b", always, never, repeats=24)
 
-    def looked_at(batches: int):
+    def looked_at(repeats: int, candidate=cand):
         return sequential_gate(
-            base[base["repeat"] < batches], cand[cand["repeat"] < batches], batch=2, max_batches=12
+            base[base["repeat"] < repeats],
+            candidate[candidate["repeat"] < repeats],
+            batch=2,
+            max_batches=12,
+            draws=500,
         )
 
-    assert looked_at(24).verdict == "regression"
-    assert looked_at(6).verdict == "inconclusive"  # too few batches to decide anything
-    # Identical batches have no spread, but 2 runs a batch cannot pin a rate: the
-    # binomial floor keeps the first looks from deciding on the spread alone.
-    early = next(c for c in looked_at(10).checks if c.measure == "excess")
-    assert early.difference.high - early.difference.low > 0.3
+    # Batches of 2: no look before 3 repeats per scenario, then one at 4, 6, ...
+    early = looked_at(2)
+    assert early.verdict == "inconclusive" and early.sequential
+    assert all(c.difference.low == -np.inf for c in early.checks)
+    assert looked_at(4).verdict == "regression"
+    # Each look is stricter than one fixed look on the same runs: it shares alpha.
+    same = side("sim:b", never, never, repeats=24)
+    seq = looked_at(12, same)
+    fixed = gate(base[base["repeat"] < 12], same[same["repeat"] < 12], draws=500)
+    pick = lambda r: next(c for c in r.checks if (c.family, c.measure) == ("overall", "excess"))  # noqa: E731
+    assert pick(seq).difference.value == pick(fixed).difference.value
+    assert pick(seq).difference.high > pick(fixed).difference.high
+    assert seq.check_confidence == pytest.approx(1 - 0.05 / len(seq.checks))
 
 
 def test_scenario_check_names_family_and_difference():
@@ -245,12 +239,12 @@ def test_compare_until_decided_stops_early_and_says_what_it_saved(
     args += ["--scenarios", str(commit_folder), "--until-decided", "--max-runs", "12"]
     assert main([*args, "--out", "seq"]) == 1
     out = capsys.readouterr().out
-    # Batches of one repeat; the confidence sequence decides no earlier than 5 batches.
-    assert "after 4 repeats per scenario: inconclusive" in out
-    assert "after 5 repeats per scenario: regression" in out
-    assert "stopped after 5 of at most 12 repeats per scenario: 56 runs saved" in out
+    # Batches of one repeat; the first look is at 3 repeats per scenario.
+    assert "after 2 repeats per scenario: inconclusive" in out
+    assert "after 3 repeats per scenario: regression" in out
+    assert "stopped after 3 of at most 12 repeats per scenario: 72 runs saved" in out
     runs = [json.loads(line) for line in (tmp_path / "seq/candidate/trajectories.jsonl").open()]
-    assert sorted({r["repeat"] for r in runs}) == [0, 1, 2, 3, 4]
+    assert sorted({r["repeat"] for r in runs}) == [0, 1, 2]
     assert (tmp_path / "seq" / "report.html").is_file()
     assert json.loads((tmp_path / "seq" / "gate.json").read_text())["verdict"] == "regression"
 
