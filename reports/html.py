@@ -13,7 +13,7 @@ from stickiness.agents.redact import redact
 from stickiness.agents.trajectory import Trajectory
 from stickiness.analysis import similarity
 from stickiness.analysis.gate import GateError, GateResult, gate
-from stickiness.analysis.metrics import OVERALL, ModelMetrics, analyse, per_phrasing, per_scenario
+from stickiness.analysis.metrics import ModelMetrics, analyse, per_phrasing, per_scenario
 from stickiness.analysis.observe import HookPolicy, observe
 from stickiness.analysis.policy import Policy
 from stickiness.analysis.similarity import label
@@ -99,7 +99,6 @@ def render_report(
     events = observe(trajectories, policy, hooks=hooks, warnings=warnings)
     models = analyse(events) if not events.empty else []
     rows = _headline_rows(models)
-    bars = [(f"{r['model'].model}\n{r['family']}", r["f"]) for r in rows if r["family"] != OVERALL]
     scenarios = per_scenario(events) if not events.empty else pd.DataFrame()
     phrasing = per_phrasing(events) if not events.empty else None
     comparisons = [
@@ -117,7 +116,7 @@ def render_report(
         title=title,
         generated=datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC"),
         rows=rows,
-        figure=figures.unrequested_rates(bars) if bars else None,
+        figure=figures.stickiness_profile(models),
         heatmap=figures.family_heatmap(models) if models else None,
         carry_figure=figures.carry_over(models),
         tradeoff_figure=figures.stickiness_vs_forgetting(models),

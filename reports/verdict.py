@@ -23,30 +23,54 @@ def pct(value: float | None) -> str:
     return "n/a" if value is None or math.isnan(value) else f"{value:.0%}"
 
 
+# A half-life beyond this many turns is longer than any conversation: "no decay seen"
+# says what the data showed; a number of that size would only be an artefact of the fit.
+NO_DECAY_TURNS = 1000.0
+NO_DECAY = "no decay seen"
+# A percentile bootstrap gives [x, x] when every replicate agrees (all runs alike, or
+# too few of them to vary): a true interval is not that narrow, so none is printed.
+NO_INTERVAL = "(no interval: too few runs, or all alike)"
+
+
 def with_interval(e: Estimate, signed: bool = False, compact: bool = False) -> str:
-    """`31% [22%, 40%]`, or `31% (22..40)` where space is short."""
+    """`31% [22%, 40%]`, or `31% (22..40)` where space is short; the value alone (with a
+    note, unless `compact`) when the interval is degenerate or unbounded."""
     if math.isnan(e.value):
         return "n/a"
     fmt = "{:+.0%}" if signed else "{:.0%}"
-    if math.isnan(e.low):
+    if math.isnan(e.low) or math.isnan(e.high):
         return fmt.format(e.value)
+    if e.low == e.high or math.isinf(e.low) or math.isinf(e.high):
+        note = NO_INTERVAL if e.low == e.high else "(no bound yet)"
+        return fmt.format(e.value) if compact else f"{fmt.format(e.value)} {note}"
     if compact:
         low, high = (f"{100 * v:+.0f}" if signed else f"{100 * v:.0f}" for v in (e.low, e.high))
         return f"{fmt.format(e.value)} ({low}..{high})"
     return f"{fmt.format(e.value)} [{fmt.format(e.low)}, {fmt.format(e.high)}]"
 
 
+def _decays(v: float) -> bool:
+    return v <= NO_DECAY_TURNS  # False for inf (the fit's "no decay") and for NaN
+
+
 def turns(e: Estimate) -> str:
-    """A half-life in turns; inf: no decay seen within the turns observed."""
-
-    def one(v: float) -> str:
-        return "inf" if math.isinf(v) else f"{v:.1f}"
-
+    """A half-life in turns: `3.2 (2.1..5.0)`; "no decay seen" where the fit found no
+    decay or one too slow to mean anything; `(at least 2.1)` when only the interval's
+    upper end is unbounded; n/a when too few lags had carry-over to fit one."""
     if math.isnan(e.value):
         return "n/a"
-    if math.isnan(e.low):
-        return one(e.value)
-    return f"{one(e.value)} ({one(e.low)}..{one(e.high)})"
+    bounds = not (math.isnan(e.low) or math.isnan(e.high))
+    low = f"{e.low:.1f}" if bounds and _decays(e.low) else None
+    if not _decays(e.value):
+        return f"{NO_DECAY} (at least {low})" if low else NO_DECAY
+    value = f"{e.value:.1f}"
+    if not bounds or e.low == e.high:
+        return value
+    if low is None:  # every replicate past the limit, the point estimate not
+        return f"{value} (interval: {NO_DECAY})"
+    if not _decays(e.high):
+        return f"{value} (at least {low})"
+    return f"{value} ({low}..{e.high:.1f})"
 
 
 def family_sentence(f: FamilyMetrics, observed: bool = False) -> str:
