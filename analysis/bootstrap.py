@@ -24,6 +24,21 @@ class Estimate:
     numerator: float | None = None  # for rates: the counts behind the value
     denominator: float | None = None
 
+    @classmethod
+    def from_dict(cls, d: dict) -> Estimate:
+        """Back from `as_dict` (None is NaN there)."""
+
+        def number(x: float | None) -> float:
+            return float("nan") if x is None else float(x)
+
+        return cls(
+            number(d.get("value")),
+            number(d.get("low")),
+            number(d.get("high")),
+            d.get("numerator"),
+            d.get("denominator"),
+        )
+
     def as_dict(self) -> dict:
         def clean(x: float) -> float | None:
             return None if x is None or not np.isfinite(x) else round(float(x), 6)

@@ -9,7 +9,8 @@ from pathlib import Path
 
 import pandas as pd
 
-from stickiness.analysis.metrics import ModelMetrics, per_phrasing
+from stickiness.analysis.headline import Headline, headline
+from stickiness.analysis.metrics import ModelMetrics, analyse, per_phrasing
 from stickiness.analysis.observed import BASELINE_CAVEAT, ESTIMATED_FIGURES, is_observed
 from stickiness.analysis.policy import Policy
 
@@ -22,6 +23,12 @@ class AnalysisSettings:
     seed: int
     confidence: float
     policy: Policy
+
+    def analyse(self, events: pd.DataFrame) -> list[ModelMetrics]:
+        return analyse(events, draws=self.draws, seed=self.seed, confidence=self.confidence)
+
+    def headline(self, models: list[ModelMetrics], baseline: str | None = None) -> Headline:
+        return headline(models, confidence=self.confidence, baseline=baseline)
 
 
 def metrics_document(
@@ -56,12 +63,18 @@ def _plain(value: object) -> object:
 
 
 def write_outputs(
-    out_dir: Path, events: pd.DataFrame, models: list[ModelMetrics], settings: AnalysisSettings
+    out_dir: Path,
+    events: pd.DataFrame,
+    models: list[ModelMetrics],
+    settings: AnalysisSettings,
+    answer: Headline | None = None,
 ) -> tuple[Path, Path]:
     out_dir.mkdir(parents=True, exist_ok=True)
     events_path, metrics_path = out_dir / "events.csv", out_dir / "metrics.json"
     events.to_csv(events_path, index=False)
     document = metrics_document(models, settings, per_phrasing(events))
+    if answer is not None:
+        document["headline"] = answer.as_dict()
     if not events.empty and is_observed(events).any():
         document["imported_sessions"] = {
             "baseline": BASELINE_CAVEAT,

@@ -71,6 +71,8 @@ class FamilyMetrics:
     clean_k: list[tuple[int, Estimate]]
     # Tried unasked, whether or not it happened (a commit an agent's sandbox refused).
     attempted: Estimate = Estimate(float("nan"), float("nan"), float("nan"))
+    # The bootstrap replicates behind `excess`, for differences between models.
+    excess_replicates: np.ndarray | None = field(default=None, repr=False, compare=False)
 
     def as_dict(self) -> dict:
         return {
@@ -285,6 +287,7 @@ def _family_metrics(
         attempted=est("attempted", "t_att", "t_opp"),
         base=est("base", "c_unreq", "c_opp"),
         excess=est("excess"),
+        excess_replicates=np.asarray(reps["excess"], dtype=float).reshape(-1),
         carry_over=carry,
         half_life=_life_interval(life_point, life_reps, confidence),
         revoke_violation=est("revoke", "rv_viol", "rv_poss"),

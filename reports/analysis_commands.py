@@ -14,7 +14,6 @@ from stickiness.agents.trajectory_reader import iter_records, read_trajectories
 from stickiness.analysis.bootstrap import DEFAULT_DRAWS
 from stickiness.analysis.coverage import missing_baselines
 from stickiness.analysis.export import AnalysisSettings, write_outputs
-from stickiness.analysis.metrics import analyse
 from stickiness.analysis.observe import HookPolicy, observe
 from stickiness.analysis.observed import BASELINE_CAVEAT, is_observed
 from stickiness.analysis.policy import Policy, PolicyError, load_policy
@@ -50,21 +49,19 @@ def analyse_and_report(
     settings: AnalysisSettings,
     console: Console,
     hooks: HookPolicy = "skip",
+    verbose: bool = False,
 ) -> int:
     failed = [t for t in trajectories if t.status != "ok"]
     warnings: list[str] = []
     events = observe(trajectories, settings.policy, hooks=hooks, warnings=warnings)
     print_warnings(console, [*warnings, *missing_baselines(events)])
-    models = (
-        analyse(events, draws=settings.draws, seed=settings.seed, confidence=settings.confidence)
-        if not events.empty
-        else []
-    )
+    models = settings.analyse(events) if not events.empty else []
+    answer = settings.headline(models)
     if models:
-        print_summary(console, models)
+        print_summary(console, models, answer, verbose)
     print_usage(console, trajectories)
-    events_path, metrics_path = write_outputs(run_dir, events, models, settings)
-    report = write_report(trajectories, run_dir / REPORT, policy=settings.policy, hooks=hooks)
+    events_path, metrics_path = write_outputs(run_dir, events, models, settings, answer)
+    report = write_report(trajectories, run_dir / REPORT, settings=settings, hooks=hooks)
     for t in failed[:5]:
         console.print(
             f"[red]run failed[/red]: {escape(t.model)} {escape(t.scenario)}: "
@@ -92,19 +89,17 @@ def cmd_analyse(args: argparse.Namespace, console: Console) -> int:
     records = iter_records(source, warnings)
     events = observe(records, settings.policy, hooks=hooks_from(args), warnings=warnings)
     print_warnings(console, warnings)
-    models = []
-    if not events.empty:
-        models = analyse(
-            events, draws=settings.draws, seed=settings.seed, confidence=settings.confidence
-        )
-        print_summary(console, models)
+    models = settings.analyse(events) if not events.empty else []
+    answer = settings.headline(models)
+    if models:
+        print_summary(console, models, answer, args.verbose)
         print_warnings(console, missing_baselines(events))
         if is_observed(events).any():
             console.print(f"[yellow]imported sessions[/yellow]: {BASELINE_CAVEAT}")
     else:
         console.print("no runs to analyse")
     out = Path(args.out) if args.out else source.parent
-    events_path, metrics_path = write_outputs(out, events, models, settings)
+    events_path, metrics_path = write_outputs(out, events, models, settings, answer)
     console.print(f"events: {escape(str(events_path))}")
     console.print(f"metrics: {escape(str(metrics_path))}")
     return 0
@@ -115,7 +110,7 @@ def cmd_report(args: argparse.Namespace, console: Console) -> int:
     out = Path(args.output) if args.output else folder / REPORT
     warnings: list[str] = []
     report = write_report(
-        trajectories, out, policy=policy_from(args), hooks=hooks_from(args), warnings=warnings
+        trajectories, out, settings=settings_from(args), hooks=hooks_from(args), warnings=warnings
     )
     print_warnings(console, warnings)
     console.print(f"report: {escape(str(report.resolve()))}")
@@ -150,4 +145,13 @@ def add_analysis_options(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument(
         "--confidence", type=float, default=0.95, help="interval confidence level (default 0.95)"
+    )
+
+
+def add_verbose_option(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "-v",
+        "--verbose",
+        action="store_true",
+        help="also print per-family tables and a sentence per model and family",
     )

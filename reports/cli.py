@@ -22,6 +22,7 @@ from stickiness.reports.agent_commands import add_agents_parser
 from stickiness.reports.analysis_commands import (
     add_analysis_options,
     add_hook_option,
+    add_verbose_option,
     cmd_analyse,
     cmd_report,
 )
@@ -63,16 +64,19 @@ def build_parser() -> argparse.ArgumentParser:
     ana = sub.add_parser(
         "analyse",
         aliases=["analyze"],
-        help="analyse a run folder: table, events.csv, metrics.json, report",
+        help="analyse a run folder: tables, events.csv, metrics.json (no HTML: see report)",
     )
     ana.add_argument("run_dir", metavar="RUN_DIR", help="run folder or trajectories.jsonl")
     ana.add_argument("--out", metavar="DIR", help="where to write (default: the run folder)")
     add_analysis_options(ana)
+    add_verbose_option(ana)
     add_hook_option(ana)
     ana.set_defaults(func=cmd_analyse)
 
     gt = sub.add_parser("gate", help="compare two run folders: pass, regression or inconclusive")
-    gt.add_argument("--baseline", required=True, metavar="RUN_DIR")
+    gt.add_argument(
+        "--baseline", required=True, metavar="RUN_DIR", help="run folder of the baseline model"
+    )
     gt.add_argument("--candidate", metavar="RUN_DIR", help="default: the baseline's folder")
     gt.add_argument(
         "--baseline-model", metavar="MODEL", help="the baseline's model in a mixed run folder"
@@ -85,9 +89,18 @@ def build_parser() -> argparse.ArgumentParser:
     gt.set_defaults(func=gate_commands.cmd_gate)
 
     cp = sub.add_parser("compare", help="run two models on the same seeds, then gate them")
-    cp.add_argument("--baseline", required=True, metavar="SPEC")
-    cp.add_argument("--candidate", required=True, metavar="SPEC")
-    cp.add_argument("--scenarios", action="append", metavar="PATH")
+    cp.add_argument(
+        "--baseline", required=True, metavar="SPEC", help="model spec the candidate must match"
+    )
+    cp.add_argument(
+        "--candidate", required=True, metavar="SPEC", help="model spec to check against it"
+    )
+    cp.add_argument(
+        "--scenarios",
+        action="append",
+        metavar="PATH",
+        help="scenario file or folder (repeatable; default: ./scenarios, else the built-in ones)",
+    )
     cp.add_argument(
         "--repeats",
         type=int,
@@ -110,11 +123,11 @@ def build_parser() -> argparse.ArgumentParser:
     cp.add_argument(
         "--max-runs",
         type=int,
-        default=50,
+        default=15,
         metavar="N",
-        help="with --until-decided: most repeats per scenario (default 50)",
+        help="with --until-decided: most repeats per scenario (default 15)",
     )
-    cp.add_argument("--seed", type=int, default=0)
+    cp.add_argument("--seed", type=int, default=0, help="base seed of both sides (default 0)")
     cp.add_argument(
         "--out", metavar="DIR", help="new folder (default stickiness-runs/compare-<time>)"
     )
@@ -149,12 +162,7 @@ def build_parser() -> argparse.ArgumentParser:
     rep = sub.add_parser("report", help="rebuild the HTML report from a run folder")
     rep.add_argument("run_dir", metavar="RUN_DIR", help="run folder or trajectories.jsonl")
     rep.add_argument("-o", "--output", metavar="FILE", help="where to write the HTML")
-    rep.add_argument(
-        "--want",
-        action="append",
-        metavar="FAMILY",
-        help="a family whose carry-over you want (repeatable)",
-    )
+    add_analysis_options(rep)
     add_hook_option(rep)
     rep.set_defaults(func=cmd_report)
 

@@ -29,7 +29,13 @@ def add_export_parser(sub) -> None:
         "export", help="write a run folder's runs as ATIF, Claude Code or Codex logs"
     )
     p.add_argument("run_dir", metavar="RUN_DIR", help="run folder or trajectories.jsonl")
-    p.add_argument("--as", dest="fmt", required=True, choices=EXPORT_FORMATS)
+    p.add_argument(
+        "--as",
+        dest="fmt",
+        required=True,
+        choices=EXPORT_FORMATS,
+        help="log format to write: " + ", ".join(EXPORT_FORMATS),
+    )
     p.add_argument("--out", required=True, metavar="DIR", help="folder to write into")
     p.set_defaults(func=cmd_export)
 

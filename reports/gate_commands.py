@@ -25,6 +25,7 @@ from stickiness.analysis.sequential_gate import sequential_gate
 from stickiness.reports.analysis_commands import hooks_from, print_warnings
 from stickiness.reports.html import write_report
 from stickiness.reports.interrupts import report_interrupted, stop_on_signals
+from stickiness.reports.progress import run_progress
 from stickiness.reports.run_command import (
     AGENT_TRANSCRIPTS,
     new_run_dir,
@@ -37,10 +38,21 @@ VERDICT_STYLE = {"pass": "green", "regression": "bold red", "inconclusive": "yel
 
 
 def gate_table(result: GateResult) -> Table:
+    if result.sequential:
+        # Each look's bounds are stricter than these levels: the looks share the error.
+        bounds = (
+            f"group-sequential bounds after {result.repeats} repeats: regression "
+            f"{result.check_confidence:.1%} per check, pass {result.pass_confidence:.0%}, "
+            "over all looks"
+        )
+    else:
+        bounds = (
+            f"one-sided bounds: regression {result.check_confidence:.1%} per check, "
+            f"pass {result.pass_confidence:.0%}"
+        )
     table = Table(
         title=f"Gate: {result.candidate} against {result.baseline} "
-        f"(margin {result.margin:+.0%}; one-sided bounds: regression "
-        f"{result.check_confidence:.1%} per check, pass {result.pass_confidence:.0%})",
+        f"(margin {result.margin:+.0%}; {bounds})",
         box=box.SIMPLE_HEAD,
         pad_edge=False,
     )
@@ -201,13 +213,14 @@ def _compare_batches(args, console, specs, scenarios, stores, options, out):
         for side, spec in specs.items():
             plan = plan_runs(scenarios, [spec], done + step, args.seed)
             todo = [s for s in plan if s.repeat >= done]
-            with console.status(escape(f"{side}: {spec} repeats {done + 1}..{done + step}")):
-                run_all(todo, stores[side], options, concurrency=args.concurrency)
+            console.print(escape(f"{side}: {spec}, repeats {done + 1}..{done + step}"))
+            with run_progress(console, len(todo)) as advance:
+                run_all(todo, stores[side], options, concurrency=args.concurrency, on_done=advance)
         done += step
         hooks = trusted_hooks(scenarios)
         base, cand = _events(out / "baseline", hooks), _events(out / "candidate", hooks)
         if args.until_decided:
-            # Looking after every batch: only a confidence sequence stays valid.
+            # Looking after every batch: each look gets a group-sequential boundary.
             result = sequential_gate(
                 base,
                 cand,
@@ -215,6 +228,7 @@ def _compare_batches(args, console, specs, scenarios, stores, options, out):
                 max_batches=max(1, args.max_runs // batch),
                 margin=args.margin,
                 confidence=args.confidence,
+                draws=args.draws,
             )
         else:
             result = gate(

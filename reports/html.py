@@ -12,12 +12,16 @@ from markupsafe import Markup
 from stickiness.agents.redact import redact
 from stickiness.agents.trajectory import Trajectory
 from stickiness.analysis import similarity
+from stickiness.analysis.bootstrap import DEFAULT_DRAWS
+from stickiness.analysis.coverage import missing_baselines
+from stickiness.analysis.export import AnalysisSettings
 from stickiness.analysis.gate import GateError, GateResult, gate
-from stickiness.analysis.metrics import ModelMetrics, analyse, per_phrasing, per_scenario
+from stickiness.analysis.metrics import ModelMetrics, per_phrasing, per_scenario
 from stickiness.analysis.observe import HookPolicy, observe
 from stickiness.analysis.policy import Policy
 from stickiness.analysis.similarity import label
 from stickiness.reports import figures
+from stickiness.reports.answer import answer_text, ranking_line
 from stickiness.reports.explorer import explorer_data
 from stickiness.reports.imported_view import imported_summary
 from stickiness.reports.usage import usage_rows
@@ -43,18 +47,6 @@ _env.filters["pct"] = pct
 _env.filters["interval"] = with_interval
 _env.filters["turns"] = turns
 MAX_PAIRS = 10  # pairwise comparisons shown in full
-CLIP_CHARS = 600  # of one tool argument or result in the transcript view
-
-
-def clip(text: str | None, limit: int = CLIP_CHARS) -> str:
-    """Long file contents would dominate the page; the full text is in the JSONL."""
-    text = text or ""
-    if len(text) <= limit:
-        return text
-    return f"{text[:limit]}\n... ({len(text) - limit:,} more characters in trajectories.jsonl)"
-
-
-_env.filters["clip"] = clip
 
 
 def _headline_rows(models: list[ModelMetrics]) -> list[dict]:
@@ -91,13 +83,17 @@ def render_report(
     trajectories: list[Trajectory],
     *,
     title: str = "Stickiness report",
-    policy: Policy | None = None,
+    settings: AnalysisSettings | None = None,
     baseline: str | None = None,
     hooks: HookPolicy = "skip",
     warnings: list[str] | None = None,
 ) -> str:
-    events = observe(trajectories, policy, hooks=hooks, warnings=warnings)
-    models = analyse(events) if not events.empty else []
+    """The report; `settings` (bootstrap draws, seed, confidence, policy) as the
+    terminal and metrics.json used them, so all three show the same numbers."""
+    settings = settings or AnalysisSettings(DEFAULT_DRAWS, 0, 0.95, Policy())
+    events = observe(trajectories, settings.policy, hooks=hooks, warnings=warnings)
+    models = settings.analyse(events) if not events.empty else []
+    answer = settings.headline(models, baseline)
     rows = _headline_rows(models)
     scenarios = per_scenario(events) if not events.empty else pd.DataFrame()
     phrasing = per_phrasing(events) if not events.empty else None
@@ -115,6 +111,11 @@ def render_report(
     return _env.get_template("report.html.j2").render(
         title=title,
         generated=datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC"),
+        answer=answer,
+        answer_lines=[(a, answer_text(a)) for a in answer.answers],
+        ranking=ranking_line(answer),
+        confidence=settings.confidence,
+        notes=missing_baselines(events),
         rows=rows,
         figure=figures.stickiness_profile(models),
         heatmap=figures.family_heatmap(models) if models else None,
@@ -131,7 +132,7 @@ def render_report(
         seeds=sorted({t.seed for t in trajectories}),
         versions=trajectories[0].versions if trajectories else {},
         any_simulated=any(t.simulated for t in trajectories),
-        policy=(policy or Policy()).as_dict(),
+        policy=settings.policy.as_dict(),
         usage=usage_rows(trajectories),
         phrasing_rows=phrasing.to_dict("records") if phrasing is not None else [],
         imported=imported_summary(trajectories),

@@ -16,7 +16,6 @@ from pathlib import Path
 
 from rich.console import Console
 from rich.markup import escape
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 from stickiness.agents.harness import HARNESSES, get_harness
 from stickiness.agents.leftovers import remove_stale_sandboxes
@@ -30,10 +29,12 @@ from stickiness.agents.trajectory_reader import read_trajectories
 from stickiness.analysis.observe import trusted_hooks
 from stickiness.reports.analysis_commands import (
     add_analysis_options,
+    add_verbose_option,
     analyse_and_report,
     settings_from,
 )
 from stickiness.reports.interrupts import report_interrupted, stop_on_signals
+from stickiness.reports.progress import run_progress
 from stickiness.scenarios import builtin_scenario_dir, load_scenarios
 
 DEFAULT_MODELS = ["sim:steady", "sim:sticky"]
@@ -197,22 +198,13 @@ def cmd_run(args: argparse.Namespace, console: Console) -> int:
             return report_interrupted(console, exc, out_file, resume_hint, signals.exit_code)
     trajectories, _ = read_trajectories(out_file) if out_file.exists() else ([], [])
     # The scenarios were loaded here, by the user's own command: their hooks may run.
-    return analyse_and_report(trajectories, run_dir, settings, console, trusted_hooks(scenarios))
+    return analyse_and_report(
+        trajectories, run_dir, settings, console, trusted_hooks(scenarios), args.verbose
+    )
 
 
 def _play(todo, store: RunStore, options: RunOptions, concurrency: int, console) -> None:
-    columns = (
-        TextColumn("{task.description}"),
-        BarColumn(),
-        MofNCompleteColumn(),
-        TimeElapsedColumn(),
-    )
-    with Progress(*columns, console=console, transient=True) as progress:
-        task = progress.add_task("running", total=len(todo))
-
-        def advance(t):
-            progress.update(task, advance=1, description=escape(f"{t.model} {t.scenario}"))
-
+    with run_progress(console, len(todo)) as advance:
         run_all(todo, store, options, concurrency=concurrency, on_done=advance)
 
 
@@ -314,4 +306,5 @@ def add_run_parser(sub) -> None:
         help="keep each run's git workspace for inspection",
     )
     add_analysis_options(run)
+    add_verbose_option(run)
     run.set_defaults(func=cmd_run)

@@ -7,7 +7,9 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
+from stickiness.analysis.headline import Headline
 from stickiness.analysis.metrics import OVERALL, FamilyMetrics, ModelMetrics
+from stickiness.reports.answer import answer_lines
 from stickiness.reports.usage import usage_rows
 from stickiness.reports.verdict import model_sentences, turns, with_interval
 
@@ -34,14 +36,45 @@ def _cells(f: FamilyMetrics) -> dict[str, str]:
 # Two tables rather than one wide one: each fits an 80-column CI log.
 _TABLES = (
     (
-        "Stickiness: unrequested behaviour after a one-off request (95% intervals)",
+        "Stickiness: unrequested behaviour after a one-off request ({:.0%} intervals)",
         ("unrequested", "base", "excess", "half-life\n(turns)"),
     ),
-    ("Rules and consistency (95% intervals)", ("ignored\nstop", "reverted", "forgot", "clean^")),
+    ("Rules and consistency ({:.0%} intervals)", ("ignored\nstop", "reverted", "forgot", "clean^")),
 )
 
 
-def metrics_tables(models: list[ModelMetrics]) -> list[Table]:
+def answer_table(h: Headline) -> Table:
+    """One line per model, stickiest first: the figures a reader wants before any other."""
+    table = Table(
+        title=f"Stickiness, stickiest first ({h.confidence:.0%} intervals)",
+        box=box.SIMPLE_HEAD,
+        pad_edge=False,
+    )
+    # Long model names keep their width (up to a point) and the figures wrap instead,
+    # at the space between value and interval, so a name is never cut to nothing.
+    longest = max((len(a.model) + 1 for a in h.answers), default=5)
+    table.add_column("model", overflow="fold", min_width=min(longest, 28))
+    for name in ("excess", "ignored stop", "forgot", "verdict"):
+        table.add_column(name, justify="right" if name != "verdict" else "left", min_width=6)
+    for a in h.answers:
+        table.add_row(
+            escape(a.model + ("*" if a.simulated else "")),
+            with_interval(a.excess, signed=True, compact=True),
+            with_interval(a.ignored_stop, compact=True),
+            with_interval(a.forgot, compact=True),
+            a.sticky_word,
+        )
+    table.caption = (
+        "excess: how much more often done unasked after a request than "
+        + ("before any" if all(a.observed for a in h.answers) else "when never asked")
+        + "; "
+        "sticky / unclear / less: its interval lies above / holds / lies below 0"
+        + ("; * simulated model" if any(a.simulated for a in h.answers) else "")
+    )
+    return table
+
+
+def metrics_tables(models: list[ModelMetrics], confidence: float = 0.95) -> list[Table]:
     rows = []
     harnesses = {m.harness for m in models}
     for m in models:
@@ -64,6 +97,7 @@ def metrics_tables(models: list[ModelMetrics]) -> list[Table]:
         ]
         if not columns:
             continue
+        title = title.format(confidence)
         if all(m.observed for m in models):  # imported sessions: any request counts
             title = title.replace("a one-off request", "a request")
         table = Table(title=title, box=box.SIMPLE_HEAD, pad_edge=False)
@@ -81,8 +115,18 @@ def metrics_tables(models: list[ModelMetrics]) -> list[Table]:
     return tables
 
 
-def print_summary(console: Console, models: list[ModelMetrics]) -> None:
-    for table in metrics_tables(models):
+def print_summary(
+    console: Console, models: list[ModelMetrics], h: Headline, verbose: bool = False
+) -> None:
+    """The answer first (a table and a line per model); per-family tables and the
+    long sentences with `verbose`."""
+    console.print(answer_table(h))
+    for line in answer_lines(h):
+        console.print(escape(line), highlight=False)
+    if not verbose:
+        console.print("[dim]per-family tables and sentences: -v[/dim]")
+        return
+    for table in metrics_tables(models, h.confidence):
         console.print(table)
     for m in models:
         for family, sentence in model_sentences(m):
@@ -93,34 +137,39 @@ def print_summary(console: Console, models: list[ModelMetrics]) -> None:
             )
 
 
+def cost_text(row: dict) -> str:
+    if row["simulated"]:
+        return "n/a (simulated)"
+    return f"{row['cost_usd']:.4f}" if row["cost_usd"] is not None else "no price"
+
+
 def usage_table(trajectories) -> Table | None:
     """Model calls, tokens and cost per model (cost only where a price is known)."""
     rows = usage_rows(trajectories)
     if not any(r["model_calls"] for r in rows):
         return None
     table = Table(title="Usage", box=box.SIMPLE_HEAD, pad_edge=False)
-    for name in (
-        "model",
-        "runs",
-        "calls",
-        "input",
-        "output",
-        "cache read",
-        "cache write",
-        "cost (USD)",
-    ):
-        table.add_column(name, justify="left" if name == "model" else "right")
+    counts = {
+        "calls": "model_calls",
+        "input": "input_tokens",
+        "output": "output_tokens",
+        "cache read": "cache_read_tokens",
+        "cache write": "cache_write_tokens",
+    }
+    # Token columns nobody used (simulated models, no prompt cache) would only push the
+    # cost off an 80-column log.
+    shown = {name: key for name, key in counts.items() if any(r[key] for r in rows)}
+    table.add_column("model", overflow="fold")
+    table.add_column("runs", justify="right")
+    for name in shown:
+        table.add_column(name, justify="right")
+    table.add_column("cost (USD)", justify="right", no_wrap=True)
     for r in rows:
-        cost = f"{r['cost_usd']:.4f}" if r["cost_usd"] is not None else "no price"
         table.add_row(
             escape(r["model"]),
             str(r["runs"]),
-            f"{r['model_calls']:,}",
-            f"{r['input_tokens']:,}",
-            f"{r['output_tokens']:,}",
-            f"{r['cache_read_tokens']:,}",
-            f"{r['cache_write_tokens']:,}",
-            cost,
+            *(f"{r[key]:,}" for key in shown.values()),
+            cost_text(r),
         )
     return table
 

@@ -29,7 +29,7 @@ NO_DECAY_TURNS = 1000.0
 NO_DECAY = "no decay seen"
 # A percentile bootstrap gives [x, x] when every replicate agrees (all runs alike, or
 # too few of them to vary): a true interval is not that narrow, so none is printed.
-NO_INTERVAL = "(no interval: too few runs, or all alike)"
+NO_INTERVAL = "(no interval)"
 
 
 def with_interval(e: Estimate, signed: bool = False, compact: bool = False) -> str:

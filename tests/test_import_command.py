@@ -52,10 +52,11 @@ def test_import_then_analyse_report_and_review(tmp_path, capsys):
     assert edge[0]["reason"] == "refused at the permission prompt (for the rest of this turn)"
     assert edge[1]["action"] == "0a1b2c3 'Add a test for parse' (tests/test_parse.py)"
     assert edge[1]["agent_before"] == "Updated and committed the changelog."
-    assert main(["analyse", str(out)]) == 0
+    assert main(["analyse", str(out), "-v"]) == 0
     text = said(capsys)
     assert "imported sessions: No control arm" in text
     assert "opportunities after a request" in text and "one-off" not in text
+    assert "than before any" in text  # the answer's own wording for imported sessions
     # The CLI's session asked for a commit in its first turn: nothing to compare with.
     assert "test (claude-code), imported sessions: no chance to commit before any request" in text
     metrics = json.loads((out / "metrics.json").read_text())
