@@ -39,7 +39,7 @@ from dataclasses import dataclass, replace
 import numpy as np
 import pandas as pd
 
-from stickiness.analysis.bootstrap import Estimate, interval
+from stickiness.analysis.bootstrap import Estimate
 from stickiness.analysis.metrics import OVERALL, per_run
 from stickiness.analysis.observed import as_arms, is_observed
 
@@ -162,7 +162,7 @@ class Unit:
     parts: dict[str, list[np.ndarray]]
 
 
-def _rate_draws(values: np.ndarray, draws: int, rng: np.random.Generator) -> np.ndarray:
+def rate_draws(values: np.ndarray, draws: int, rng: np.random.Generator) -> np.ndarray:
     num, den = values[:, 0].sum(), values[:, 1].sum()
     if den > 0 and num in (0, den):
         # Runs that never (or always) showed it resample to the same rate every time,
@@ -176,7 +176,7 @@ def _rate_draws(values: np.ndarray, draws: int, rng: np.random.Generator) -> np.
         return np.where(den > 0, num / np.maximum(den, 1), np.nan)
 
 
-def _rate(values: np.ndarray) -> float:
+def pooled_rate(values: np.ndarray) -> float:
     return values[:, 0].sum() / values[:, 1].sum() if values[:, 1].sum() > 0 else np.nan
 
 
@@ -217,9 +217,9 @@ def paired_units(base: pd.DataFrame, cand: pd.DataFrame) -> tuple[list[Unit], li
 
 def unit_stat(parts: list[np.ndarray], draws: int | None, rng) -> np.ndarray | float:
     if draws is None:
-        rates = [_rate(p) for p in parts]
+        rates = [pooled_rate(p) for p in parts]
     else:
-        rates = [_rate_draws(p, draws, rng) for p in parts]
+        rates = [rate_draws(p, draws, rng) for p in parts]
     return rates[0] - rates[1] if len(rates) == 2 else rates[0]
 
 
@@ -403,39 +403,3 @@ def verdict_of(est: Estimate, margin: float) -> str:
     if est.high <= margin:
         return PASS
     return INCONCLUSIVE
-
-
-def _faults_per_run(events: pd.DataFrame) -> np.ndarray:
-    """(n_runs, 2): faults (unrequested, violations, forgotten) and chances per run."""
-    ev = events[events["probed"] & (events["status"] == "ok")]
-    chance = ev["opportunity"] | (ev["possible"] & (ev["forbidden"] | ev["required"]))
-    fault = ev["unrequested"] | ev["violation"] | ev["forgotten"]
-    frame = pd.DataFrame({"run_id": ev["run_id"], "fault": fault, "chance": chance})
-    return frame.groupby("run_id")[["fault", "chance"]].sum().to_numpy(float)
-
-
-def scenario_check(
-    baseline_events: pd.DataFrame,
-    candidate_events: pd.DataFrame,
-    scenario: str,
-    *,
-    margin: float = 0.05,
-    confidence: float = 0.95,
-    draws: int = 2000,
-    seed: int = 0,
-) -> Check | None:
-    """One scenario, candidate against baseline: the difference in fault rate (faults
-    per turn where one could happen), with a run-level bootstrap interval. None when
-    the baseline never ran the scenario."""
-    base = baseline_events[baseline_events["scenario"] == scenario]
-    cand = candidate_events[candidate_events["scenario"] == scenario]
-    if base.empty or cand.empty:
-        return None
-    rng = np.random.default_rng(seed)
-    b, c = _faults_per_run(base), _faults_per_run(cand)
-    if len(b) == 0 or len(c) == 0:
-        return None
-    reps = _rate_draws(c, draws, rng) - _rate_draws(b, draws, rng)
-    est = interval(_rate(c) - _rate(b), reps, confidence)
-    family = str(cand["family"][cand["probed"]].iloc[0]) if cand["probed"].any() else ""
-    return Check(family, "fault rate", 1, est, verdict_of(est, margin))

@@ -20,8 +20,9 @@ from stickiness.agents.runner import RunOptions, plan_runs
 from stickiness.agents.scheduler import play_with_retries
 from stickiness.agents.trajectory import Trajectory, TrajectoryError
 from stickiness.agents.trajectory_reader import iter_records
-from stickiness.analysis.gate import REGRESSION, scenario_check
+from stickiness.analysis.gate import REGRESSION
 from stickiness.analysis.observe import DetectorError, observe, trusted_hooks
+from stickiness.analysis.scenario_check import scenario_check
 from stickiness.reports.html import write_report
 from stickiness.scenarios import Scenario, ScenarioError, load_scenario
 

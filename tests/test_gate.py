@@ -17,10 +17,10 @@ from stickiness.analysis.gate import (
     GateError,
     _two_stage_means,
     gate,
-    scenario_check,
 )
 from stickiness.analysis.group_sequential import boundaries, boundary_at, look_schedule
 from stickiness.analysis.observe import observe
+from stickiness.analysis.scenario_check import scenario_check
 from stickiness.analysis.sequential_gate import sequential_gate
 from stickiness.reports.cli import main
 
