@@ -17,7 +17,14 @@ def missing_baselines(events: pd.DataFrame) -> list[str]:
         present = set(group["scenario"])
         treated = group[group["arm"] == "treatment"].drop_duplicates("scenario")
         for row in treated.itertuples(index=False):
-            if isinstance(row.control, str) and row.control not in present:
+            if not isinstance(row.control, str) or not row.control:
+                if row.kind == "standing":  # a rule's forget rate needs no control
+                    continue
+                lines.append(
+                    f"{model} ({harness}): {row.scenario} names no control scenario: "
+                    "its excess stickiness is not measured"
+                )
+            elif row.control not in present:
                 lines.append(
                     f"{model} ({harness}): {row.scenario} has no runs of its control "
                     f"{row.control}: its excess stickiness is not measured"

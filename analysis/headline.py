@@ -30,6 +30,7 @@ class ModelAnswer:
     ignored_stop: Estimate  # overall rate of doing it after a revocation
     forgot: Estimate  # overall rate of forgetting a standing rule
     top_families: list[str] = field(default_factory=list)  # clearly sticky, most first
+    unrequested: Estimate = NAN  # overall rate of doing it unasked after a request
     reference: str | None = None  # the model it is compared with
     difference: Estimate = NAN  # excess minus the reference's
     # Adjacent in the ranking but not told apart: the paired difference with the next
@@ -62,6 +63,7 @@ class ModelAnswer:
             ignored_stop=Estimate.from_dict(d["ignored_stop"]),
             forgot=Estimate.from_dict(d["forgot"]),
             top_families=list(d["top_families"]),
+            unrequested=Estimate.from_dict(d.get("unrequested", {})),
             reference=d["reference"],
             difference=Estimate.from_dict(d["difference"]),
             tied_with_next=d["tied_with_next"],
@@ -78,6 +80,7 @@ class ModelAnswer:
             "ignored_stop": self.ignored_stop.as_dict(),
             "forgot": self.forgot.as_dict(),
             "top_families": self.top_families,
+            "unrequested": self.unrequested.as_dict(),
             "reference": self.reference,
             "difference": self.difference.as_dict(),
             "tied_with_next": self.tied_with_next,
@@ -161,6 +164,7 @@ def headline(
                 ignored_stop=o.revoke_violation if o.revoke_violation.denominator else NAN,
                 forgot=o.forget if o.forget.denominator else NAN,
                 top_families=_top_families(m),
+                unrequested=o.unrequested,
                 reference=model_label(reference) if compared else None,
                 difference=diff(m, reference) if compared else NAN,
                 tied_with_next=tied,

@@ -46,7 +46,12 @@ def _own(a: ModelAnswer) -> str:
         else ("after a one-off request than when never asked")
     )
     if math.isnan(a.excess.value):
-        return "no chance to show carry-over was measured"
+        if math.isnan(a.unrequested.value):
+            return "no chance to show carry-over was measured"
+        return (
+            f"does it unasked in {a.unrequested.value:.0%} of chances {asked.split(' than')[0]}, "
+            "with no base rate to compare it to (no control runs)"
+        )
     word = WORDS.get(a.sticky_word, a.sticky_word)
     return f"{points_interval(a.excess)} more often unasked {asked} ({word})"
 

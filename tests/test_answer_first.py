@@ -180,3 +180,26 @@ def test_answer_is_above_the_fold(tmp_path, monkeypatch, commit_folder, capsys):
             assert box is not None and box["y"] + box["height"] <= 800, selector
         assert page.locator("ul.answer li").count() == 2
         browser.close()
+
+
+def test_a_one_scenario_run_says_what_it_cannot_measure(tmp_path, monkeypatch, capsys):
+    from stickiness.scenarios import builtin_scenario_dir
+
+    monkeypatch.chdir(tmp_path)
+    folder = tmp_path / "one"
+    folder.mkdir()
+    text = (builtin_scenario_dir() / "commit-once-then-edits.yaml").read_text()
+    # One file on its own: a treatment whose control is not part of the run.
+    (folder / "once.yaml").write_text(text.replace("control: commit-never-then-edits\n", ""))
+    args = ["run", "--scenarios", str(folder), "--repeats", "2", "--out", "r"]
+    assert main([*args, "--model", "sim:sticky"]) == 0
+    said = " ".join(capsys.readouterr().out.split())
+    missing = "commit-once-then-edits names no control scenario"
+    assert missing in said and "sim:sticky: does it unasked in " in said
+    assert "with no base rate to compare it to (no control runs)" in said
+    report = " ".join((tmp_path / "r" / "report.html").read_text().split())
+    answer = report[report.index("The answer") : report.index("Per family")]
+    assert missing in answer and "no base rate to compare it to" in answer
+    saved = json.loads((tmp_path / "r" / "metrics.json").read_text())
+    only = saved["headline"]["models"][0]
+    assert only["reference"] is None and only["excess"]["value"] is None
