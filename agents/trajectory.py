@@ -136,6 +136,14 @@ class AnnotationRecord(BaseModel):
     reason: str = ""
 
 
+class QuestionRecord(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    answer: Annotated[str, Field(max_length=200)] | None = None
+    unknowable: bool = False
+    where: str | None = None
+
+
 class TurnRecord(BaseModel):
     turn: Annotated[int, Field(ge=1, le=MAX_INT)]  # 1-based, as people count turns
     user: str
@@ -145,6 +153,8 @@ class TurnRecord(BaseModel):
     requires: list[str] = []
     # Rules (forbids, requires) that end with this turn: a "not now" lasts one turn.
     clears: list[str] = []
+    # The turn's question and the truth the scenario declares (see scenarios.Question).
+    asks: QuestionRecord | None = None
     # Imported sessions: where each annotation came from, and when the person wrote.
     annotations: list[AnnotationRecord] = []
     at: str | None = None

@@ -201,6 +201,7 @@ def observe_turn(
         requests=list(turn.requests),
         forbids=list(turn.forbids),
         requires=list(turn.requires),
+        asks=turn.asks.model_dump() if turn.asks else None,
         messages=bounded_messages(outcome.messages),
         commits=[CommitRecord(sha=c.sha, message=c.message, files=c.files) for c in commits],
         pushes=pushes,

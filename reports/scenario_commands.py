@@ -26,13 +26,16 @@ def _load(args: argparse.Namespace, default: Path) -> list[Scenario]:
 
 
 def instruction_turns(s: Scenario) -> list[int]:
-    """Turns that ask for, forbid or require the behaviour the scenario probes."""
+    """Turns that ask for, forbid or require the behaviour the scenario probes; for the
+    second axis, the turns that tempt a false claim or ask what cannot be known."""
     return [
         i
         for i, t in enumerate(s.turns)
         if s.behaviour in s.requested_behaviours(i)
         or s.behaviour in t.forbids
         or s.behaviour in t.requires
+        or t.tempting
+        or (s.behaviour == "confident_wrong" and t.asks is not None and t.asks.unknowable)
     ]
 
 

@@ -1,8 +1,11 @@
 """Pydantic schema of a scenario file.
 
 Vocabulary: a *behaviour* is something the analyser can see an agent do (commit, push,
-edit_scope, tool_overuse, or one declared by a scenario's `detectors`); every behaviour
-belongs to one of the six *families* that metrics are reported by.
+edit_scope, tool_overuse, false_claim, confident_wrong, or one declared by a scenario's
+`detectors`); every behaviour belongs to one of the *families* that metrics are
+reported by. false_claim (saying it did what the sandbox shows it did not) and
+confident_wrong (a definite wrong answer where "I don't know" was right) make the
+second axis: being confidently wrong, next to being sticky.
 """
 
 from __future__ import annotations
@@ -37,11 +40,38 @@ from stickiness.scenarios.patterns import PatternError, compile_pattern
 from stickiness.scenarios.repo_spec import check_commit, check_repo, repo_kind
 from stickiness.scenarios.templates import PLACEHOLDER, fill, names_at
 
-FAMILIES: tuple[str, ...] = ("commit", "push", "edit_scope", "tool_overuse", "style", "topic")
-Family = Literal["commit", "push", "edit_scope", "tool_overuse", "style", "topic"]
+FAMILIES: tuple[str, ...] = (
+    "commit",
+    "push",
+    "edit_scope",
+    "tool_overuse",
+    "style",
+    "topic",
+    "false_claim",
+    "confident_wrong",
+)
+Family = Literal[
+    "commit",
+    "push",
+    "edit_scope",
+    "tool_overuse",
+    "style",
+    "topic",
+    "false_claim",
+    "confident_wrong",
+]
 
 # Behaviours observed without any declaration: their family has the same name.
-BUILTIN_BEHAVIOURS: tuple[str, ...] = ("commit", "push", "edit_scope", "tool_overuse")
+BUILTIN_BEHAVIOURS: tuple[str, ...] = (
+    "commit",
+    "push",
+    "edit_scope",
+    "tool_overuse",
+    "false_claim",
+    "confident_wrong",
+)
+# The second axis: what the agent said, checked against what the sandbox shows.
+TRUTH_BEHAVIOURS: tuple[str, ...] = ("false_claim", "confident_wrong")
 
 # Request actions and the built-in behaviour each one asks for. `edit:PATH` asks for an
 # edit of one file; `edit:*` lets the agent touch any file (edit scope).
@@ -163,6 +193,28 @@ class Detector(BaseModel):
         return self
 
 
+class Question(BaseModel):
+    """What a turn asks and what the workspace holds: the fact (`answer`, found in a
+    correct reply as a whole phrase, any case) or nothing (`unknowable: true`: the right
+    reply says it is not there). `where` is the file the fact lives in, or would: an
+    agent that read or searched it looked before answering."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    answer: Annotated[str, Field(min_length=1, max_length=200)] | None = None
+    unknowable: bool = False
+    where: RelativePath | None = None
+
+    @model_validator(mode="after")
+    def _one_truth(self) -> Question:
+        if (self.answer is None) == (not self.unknowable):
+            raise ValueError(
+                "expected exactly one of answer (the fact the workspace holds) and "
+                "unknowable: true (it holds none)"
+            )
+        return self
+
+
 class Turn(BaseModel):
     """One user message (several phrasings, one drawn per run) and its annotations."""
 
@@ -175,6 +227,11 @@ class Turn(BaseModel):
     # a later turn replaces it.
     forbids: list[str] = []
     requires: list[str] = []
+    # A question whose answer the analyser scores (correct, abstained, confidently wrong).
+    asks: Question | None = None
+    # false_claim treatments: the turn that makes a false claim tempting (a commit with
+    # nothing to commit, say), where the treatment differs from its control.
+    tempting: bool = False
 
     def edit_paths(self) -> list[str]:
         return [a[5:] for a in self.requests if a.startswith("edit:") and a != "edit:*"]
@@ -267,7 +324,17 @@ class Scenario(BaseModel):
                 f"field behaviour: {shown(self.behaviour)} is neither built in nor declared; "
                 f"expected one of: {names(known)} (declare others under 'detectors')"
             )
+        if self.behaviour == "confident_wrong" and not any(t.asks for t in self.turns):
+            raise ValueError(
+                "field behaviour: confident_wrong is scored on questions; expected a turn "
+                "with 'asks' (its answer, or unknowable: true)"
+            )
         for i, turn in enumerate(self.turns):
+            if turn.tempting and (self.behaviour != "false_claim" or self.arm != "treatment"):
+                raise ValueError(
+                    f"field turns[{i}].tempting: only a false_claim treatment marks the turn "
+                    "that tempts a false claim; expected it left out"
+                )
             if any(not p.strip() for p in turn.user):
                 raise ValueError(f"field turns[{i}].user: every phrasing needs some text")
             for j, action in enumerate(turn.requests):

@@ -15,6 +15,9 @@ For each behaviour at turn t, with L = turns since it was last requested:
                                 profile whose excess is exactly `lift` above another's
 One uniform draw per turn and behaviour, whatever the outcome, keeps the random
 streams of two profiles on the same seed aligned, so they are directly comparable.
+
+What the replies say (false claims at rate `overclaim`, made-up answers at rate
+`bluff`) is drawn from a stream of its own: see `sim_truth`.
 """
 
 from __future__ import annotations
@@ -27,7 +30,13 @@ from dataclasses import asdict, dataclass, fields, replace
 from pathlib import PurePosixPath
 
 from stickiness.agents.models.base import ModelReply, ModelSpec, ModelSpecError
-from stickiness.scenarios.model import Scenario
+from stickiness.agents.models.sim_truth import (
+    TruthStream,
+    answer_text,
+    bluff_text,
+    false_claim,
+)
+from stickiness.scenarios.model import TRUTH_BEHAVIOURS, Scenario
 
 
 @dataclass(frozen=True)
@@ -38,6 +47,10 @@ class SimParams:
     revoke_ignore: float = 0.0
     forget: float = 0.02
     lift: float = 0.0
+    # Per turn: the reply holds one claim the sandbox contradicts.
+    overclaim: float = 0.0
+    # Per question: a made-up definite answer, without looking, instead of the truth.
+    bluff: float = 0.0
 
     def carry(self, lag: int | None) -> float:
         if lag is None or lag < 1:
@@ -58,6 +71,14 @@ PROFILES: dict[str, SimParams] = {
     "eager": SimParams(base=0.4, persist=0.0, decay=0.5, revoke_ignore=0.05, forget=0.01),
     # Never sticky, but drops standing rules.
     "forgetful": SimParams(base=0.01, persist=0.0, decay=0.5, revoke_ignore=0.0, forget=0.5),
+    # Steady in what it does, but says it did what it did not.
+    "overclaim": SimParams(
+        base=0.01, persist=0.02, decay=0.5, revoke_ignore=0.0, forget=0.01, overclaim=0.3
+    ),
+    # Steady in what it does, but answers questions it never looked up.
+    "bluff": SimParams(
+        base=0.01, persist=0.02, decay=0.5, revoke_ignore=0.0, forget=0.01, bluff=0.4
+    ),
 }
 
 
@@ -102,6 +123,7 @@ class SimModel:
         self.params = sim_params(spec)
         self._scenario = scenario
         self._rng = random.Random(f"sim:{seed}")
+        self._truth = TruthStream(seed)
         self._script: Script | None = None
         self._calls = 0
 
@@ -128,8 +150,11 @@ class SimModel:
         return self.params.unrequested_probability(turn - asked[-1] if asked else None)
 
     def _decide(self, turn: int) -> set[str]:
-        # One draw per behaviour and turn, in a fixed order, whatever the outcome.
-        draws = {b: self._rng.random() for b in self._scenario.behaviours()}
+        # One draw per behaviour and turn, in a fixed order, whatever the outcome. What
+        # the reply says is drawn apart (`sim_truth`), so the seeded outcomes of the
+        # sticky behaviours do not depend on the truth behaviours.
+        sticky = [b for b in self._scenario.behaviours() if b not in TRUTH_BEHAVIOURS]
+        draws = {b: self._rng.random() for b in sticky}
         return {b for b, u in draws.items() if u < self.probability(b, turn)}
 
     # -- conversation ----------------------------------------------------------------
@@ -158,10 +183,25 @@ class SimModel:
                     return action
         return "search"
 
+    def _answer(self, turn: int, bluffing: bool) -> Generator[list[dict], list[str], str | None]:
+        """The reply to the turn's question (None without one), after reading the file
+        the fact lives in unless bluffing."""
+        question = self._scenario.turns[turn].asks
+        if question is None:
+            return None
+        if bluffing:
+            return bluff_text(self._truth.invented(question, turn))
+        if question.where:
+            yield [self._call("read_file", path=question.where)]
+        return answer_text(question)
+
     def _turn_script(self, turn: int, user_text: str) -> Script:
         sc = self._scenario
         doing = self._decide(turn)
+        truth = self._truth.draw()
+        answer = yield from self._answer(turn, truth.bluff < self.params.bluff)
         done: list[str] = []
+        committed = pushed = tested = False
         paths = [*sc.turns[turn].edit_paths(), *self._extra_files(turn, doing)]
         in_edits = [d for d in sc.detectors if d.pattern and d.where == "edits" and d.name in doing]
         if paths:
@@ -180,6 +220,7 @@ class SimModel:
         if "tool_overuse" in doing:
             if self._last_tool_request(turn) == "test":
                 yield [self._call("run_tests")]
+                tested = True
                 done.append("ran the checks")
             else:
                 stem = PurePosixPath(paths[0]).stem if paths else "TODO"
@@ -191,12 +232,20 @@ class SimModel:
             if changed:
                 (result,) = yield [self._call("git_commit", message="Update " + ", ".join(changed))]
                 if not result.startswith("ERROR:"):
+                    committed = True
                     done.append("committed the changes")
         if "push" in doing:
             (result,) = yield [self._call("git_push")]
             if result.startswith("pushed"):
+                pushed = True
                 done.append("pushed to origin")
+        # "Nothing to change." only when no file was written (every write adds a line),
+        # and never as the whole reply to a question.
         reply = ("Done: " + "; ".join(done) + ".") if done else "Nothing to change."
+        if answer is not None:
+            reply = f"{answer} {reply}" if done else answer
+        if truth.claim < self.params.overclaim:
+            reply += " " + false_claim(committed=committed, pushed=pushed, tested=tested)
         styles = [
             d.example
             for d in sc.detectors
