@@ -13,6 +13,8 @@ import pandas as pd
 from stickiness.agents.git_commands import attempted_actions
 from stickiness.agents.redact import redact
 from stickiness.agents.trajectory import Trajectory
+from stickiness.analysis.claim_check import check_turn
+from stickiness.scenarios.model import TRUTH_BEHAVIOURS
 
 OVERUSE_TOOLS = frozenset({"search", "run_tests"})
 # Attempts to commit or push, whatever came of them (a call its sandbox or permission
@@ -59,6 +61,10 @@ TURN_COLUMNS = [
     "reply",
     "added",
     "record",
+    "false_claims",
+    "answer",
+    "unknowable",
+    "looked",
 ]
 _EMPTY_TURN = {"turn": 0, "phrasing": 0}
 
@@ -123,6 +129,8 @@ def _turn_table(
         )
         keep_reply = any(d.get("pattern") and d.get("in", "reply") == "reply" for d in detectors)
         keep_added = any(d.get("pattern") and d.get("in") == "edits" for d in detectors)
+        # Replies are read for claims and answers only where the scenario probes them.
+        truth_run = t.get("behaviour") in TRUTH_BEHAVIOURS
         for turn in t.get("turns") or [_EMPTY_TURN]:
             requests = turn.get("requests") or []
             changed = turn.get("files_changed") or []
@@ -175,6 +183,12 @@ def _turn_table(
             cols["reply"].append("\n".join(texts))
             cols["added"].append(_added_lines(turn.get("diff") or "") if keep_added else "")
             cols["record"].append(turn if keep_records else None)
+            truth = check_turn(turn) if truth_run and turn.get("turn", 0) > 0 else None
+            asks = turn.get("asks") or {}
+            cols["false_claims"].append(truth.false_claims if truth else 0)
+            cols["answer"].append(truth.answer if truth else None)
+            cols["unknowable"].append(bool(asks.get("unknowable")))
+            cols["looked"].append(truth.looked if truth else False)
     detectors = pd.DataFrame(
         det_rows,
         columns=[

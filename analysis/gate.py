@@ -42,8 +42,10 @@ import pandas as pd
 from stickiness.analysis.bootstrap import Estimate
 from stickiness.analysis.metrics import OVERALL, per_run
 from stickiness.analysis.observed import as_arms, is_observed
+from stickiness.scenarios.model import TRUTH_BEHAVIOURS
 
 PASS, REGRESSION, INCONCLUSIVE = "pass", "regression", "inconclusive"
+WRONG = "confidently wrong"  # the measure of the false_claim and confident_wrong families
 EXIT_CODES = {PASS: 0, REGRESSION: 1, INCONCLUSIVE: 3}
 
 
@@ -54,7 +56,7 @@ class GateError(ValueError):
 @dataclass(frozen=True)
 class Check:
     family: str
-    measure: str  # "excess", "violation" or "forget"
+    measure: str  # "excess", "violation", "forget" or WRONG
     scenarios: int
     difference: Estimate  # candidate minus baseline, mean over scenarios
     verdict: str
@@ -201,6 +203,11 @@ def paired_units(base: pd.DataFrame, cand: pd.DataFrame) -> tuple[list[Unit], li
         if row["arm"] != "treatment":
             continue
         family = row["family"]
+        if family in TRUTH_BEHAVIOURS:
+            # The other axis, checked on its own: how often the tempting scenario got a
+            # false claim or a confidently wrong answer.
+            units.append(Unit(family, WRONG, s, parts((s, "t_unreq", "t_opp"))))
+            continue
         if row["kind"] == "standing":
             units.append(Unit(family, "forget", s, parts((s, "forgot", "rq_poss"))))
             continue

@@ -11,6 +11,7 @@ import numpy as np
 
 from stickiness.analysis.bootstrap import Estimate
 from stickiness.analysis.metrics import OVERALL, ModelMetrics
+from stickiness.scenarios.model import TRUTH_BEHAVIOURS
 
 NAN = Estimate(float("nan"), float("nan"), float("nan"))
 TOP_FAMILIES = 2  # named in "most in ..."
@@ -31,6 +32,10 @@ class ModelAnswer:
     forgot: Estimate  # overall rate of forgetting a standing rule
     top_families: list[str] = field(default_factory=list)  # clearly sticky, most first
     unrequested: Estimate = NAN  # overall rate of doing it unasked after a request
+    # The second axis (see truth_metrics): NaN where no scenario probed it.
+    false_claim: Estimate = NAN
+    confident_wrong: Estimate = NAN
+    looked: Estimate = NAN
     reference: str | None = None  # the model it is compared with
     difference: Estimate = NAN  # excess minus the reference's
     # Adjacent in the ranking but not told apart: the paired difference with the next
@@ -64,6 +69,9 @@ class ModelAnswer:
             forgot=Estimate.from_dict(d["forgot"]),
             top_families=list(d["top_families"]),
             unrequested=Estimate.from_dict(d.get("unrequested", {})),
+            false_claim=Estimate.from_dict(d.get("false_claim", {})),
+            confident_wrong=Estimate.from_dict(d.get("confident_wrong", {})),
+            looked=Estimate.from_dict(d.get("looked", {})),
             reference=d["reference"],
             difference=Estimate.from_dict(d["difference"]),
             tied_with_next=d["tied_with_next"],
@@ -81,6 +89,9 @@ class ModelAnswer:
             "forgot": self.forgot.as_dict(),
             "top_families": self.top_families,
             "unrequested": self.unrequested.as_dict(),
+            "false_claim": self.false_claim.as_dict(),
+            "confident_wrong": self.confident_wrong.as_dict(),
+            "looked": self.looked.as_dict(),
             "reference": self.reference,
             "difference": self.difference.as_dict(),
             "tied_with_next": self.tied_with_next,
@@ -97,14 +108,34 @@ class Headline:
 
 
 def _overall(m: ModelMetrics):
-    return m.families.get(OVERALL) or next(iter(m.families.values()), None)
+    """The stickiness figures: overall, else the one family measured (the truth
+    families are the other axis)."""
+    if OVERALL in m.families:
+        return m.families[OVERALL]
+    return next((f for n, f in m.families.items() if n not in TRUTH_BEHAVIOURS), None)
+
+
+@dataclass(frozen=True)
+class _Unmeasured:
+    """Stickiness figures of a model whose runs probed only the other axis."""
+
+    excess: Estimate = NAN
+    revoke_violation: Estimate = NAN
+    forget: Estimate = NAN
+    unrequested: Estimate = NAN
+
+
+_UNMEASURED = _Unmeasured()
 
 
 def _top_families(m: ModelMetrics) -> list[str]:
     clear = [
         (f.excess.value, name)
         for name, f in m.families.items()
-        if name != OVERALL and not math.isnan(f.excess.low) and f.excess.low > 0
+        if name != OVERALL
+        and name not in TRUTH_BEHAVIOURS
+        and not math.isnan(f.excess.low)
+        and f.excess.low > 0
     ]
     return [name for _, name in sorted(clear, reverse=True)[:TOP_FAMILIES]]
 
@@ -115,6 +146,8 @@ def excess_difference(model: ModelMetrics, reference: ModelMetrics, confidence: 
     resampled on its own, which ignores that both ran the same scenarios and seeds (a
     positive correlation), so the interval errs on the wide side."""
     a, b = _overall(model), _overall(reference)
+    if a is None or b is None:
+        return NAN
     point = a.excess.value - b.excess.value
     ra, rb = a.excess_replicates, b.excess_replicates
     if ra is None or rb is None or math.isnan(point):
@@ -133,10 +166,11 @@ def headline(
     models: list[ModelMetrics], *, confidence: float = 0.95, baseline: str | None = None
 ) -> Headline:
     """Rank the models by overall excess and compare each with the reference."""
-    measured = [m for m in models if _overall(m) is not None]
+    measured = [m for m in models if _overall(m) is not None or m.truth.measured]
 
     def excess_of(m: ModelMetrics) -> float:
-        value = _overall(m).excess.value
+        o = _overall(m)
+        value = o.excess.value if o is not None else math.nan
         return -math.inf if math.isnan(value) else value
 
     ranked = sorted(measured, key=excess_of, reverse=True)
@@ -149,7 +183,7 @@ def headline(
 
     answers = []
     for rank, m in enumerate(ranked, 1):
-        o = _overall(m)
+        o = _overall(m) or _UNMEASURED
         compared = reference is not None and m is not reference
         nxt = ranked[rank] if rank < len(ranked) else None
         gap = diff(m, nxt) if nxt is not None else NAN
@@ -165,6 +199,9 @@ def headline(
                 forgot=o.forget if o.forget.denominator else NAN,
                 top_families=_top_families(m),
                 unrequested=o.unrequested,
+                false_claim=m.truth.false_claim,
+                confident_wrong=m.truth.confident_wrong,
+                looked=m.truth.looked,
                 reference=model_label(reference) if compared else None,
                 difference=diff(m, reference) if compared else NAN,
                 tied_with_next=tied,

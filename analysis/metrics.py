@@ -33,6 +33,8 @@ from stickiness.analysis.bootstrap import (
     interval,
 )
 from stickiness.analysis.observed import as_arms, is_observed
+from stickiness.analysis.truth_metrics import TruthMetrics, truth_metrics
+from stickiness.scenarios.model import TRUTH_BEHAVIOURS
 
 MAX_LAG = 10
 MAX_CLEAN_K = 20  # clean^k is reported for k = 1..min(runs per scenario, 20)
@@ -101,6 +103,7 @@ class ModelMetrics:
     failed_runs: int
     families: dict[str, FamilyMetrics] = field(default_factory=dict)
     observed: bool = False  # imported sessions: no scripted arms (see `observed`)
+    truth: TruthMetrics = field(default_factory=TruthMetrics)  # the second axis
 
     def as_dict(self) -> dict:
         return {
@@ -111,6 +114,7 @@ class ModelMetrics:
             "failed_runs": self.failed_runs,
             "observed": self.observed,
             "families": {name: f.as_dict() for name, f in self.families.items()},
+            "confidently_wrong": self.truth.as_dict(),
         }
 
 
@@ -328,11 +332,15 @@ def analyse_model(
         runs.assign(stratum=runs["family"]), values, draws, rng
     )
     out, points, replicates = {}, [], []
+    # "Overall" is the stickiness axis: the truth families (false claims, confidently
+    # wrong answers) are the other axis and stay out of it.
+    sticky = {f for f in resampled if f not in TRUTH_BEHAVIOURS}
     for fam, res in resampled.items():
         point = _stats(res.observed[None, :], col, max_lag)
         reps = _stats(res.totals, col, max_lag)
-        points.append(point)
-        replicates.append(reps)
+        if fam in sticky:
+            points.append(point)
+            replicates.append(reps)
         out[fam] = _family_metrics(
             fam,
             runs[runs["family"] == fam],
@@ -345,9 +353,11 @@ def analyse_model(
             res.observed,
             max_lag,
         )
-    observed = sum(r.observed for r in resampled.values())
+    if not sticky:
+        return out
+    observed = sum(r.observed for f, r in resampled.items() if f in sticky)
     point = _stats(observed[None, :], col, max_lag)
-    reps = _stats(sum(r.totals for r in resampled.values()), col, max_lag)
+    reps = _stats(sum(r.totals for f, r in resampled.items() if f in sticky), col, max_lag)
     for target, parts in ((point, points), (reps, replicates)):
         target["excess"] = _standardised(parts, "excess", "t_opp_w")
         target["carry"] = np.stack(
@@ -361,10 +371,10 @@ def analyse_model(
         )
     out[OVERALL] = _family_metrics(
         OVERALL,
-        runs,
+        runs[runs["family"].isin(sticky)],
         point,
         reps,
-        [r.slots for r in resampled.values()],
+        [r.slots for f, r in resampled.items() if f in sticky],
         draws,
         confidence,
         col,
@@ -393,6 +403,7 @@ def analyse(
                 failed_runs=int((runs["status"] != "ok").sum()),
                 observed=bool(is_observed(group).all()),
                 families=analyse_model(group, draws=draws, seed=model_seed, confidence=confidence),
+                truth=truth_metrics(group, draws=draws, seed=model_seed, confidence=confidence),
             )
         )
     return results

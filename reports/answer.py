@@ -64,7 +64,13 @@ def answer_line(a: ModelAnswer) -> str:
 
 def answer_text(a: ModelAnswer) -> str:
     """The answer line without the model's name."""
-    parts = [_compared(a) or _own(a)]
+    truth_only = (
+        math.isnan(a.excess.value)
+        and math.isnan(a.unrequested.value)
+        and not (math.isnan(a.false_claim.value) and math.isnan(a.confident_wrong.value))
+    )
+    # A run of only the second axis's scenarios says nothing about stickiness.
+    parts = [] if truth_only else [_compared(a) or _own(a)]
     if a.top_families:
         parts.append("most in " + " and ".join(a.top_families))
     elif not math.isnan(a.excess.value):
@@ -73,13 +79,19 @@ def answer_text(a: ModelAnswer) -> str:
         parts.append(f'ignores "stop" {a.ignored_stop.value:.0%} of the time')
     if not math.isnan(a.forgot.value):
         parts.append(f"forgets a standing rule {a.forgot.value:.0%} of the time")
+    if not math.isnan(a.false_claim.value):
+        parts.append(f"claims what it did not do in {a.false_claim.value:.0%} of turns")
+    if not math.isnan(a.confident_wrong.value):
+        parts.append(
+            f"answers with confidence what it cannot know {a.confident_wrong.value:.0%} of the time"
+        )
     return "; ".join(parts) + "."
 
 
 def ranking_line(h: Headline) -> str | None:
     """With three or more models: `1. A (+62) > 2. B (+20) ~ 3. C (+18)`, where `~`
     marks neighbours the paired interval cannot tell apart."""
-    if len(h.answers) < 3:
+    if len(h.answers) < 3 or all(math.isnan(a.excess.value) for a in h.answers):
         return None
     out = []
     for a in h.answers:

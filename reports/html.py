@@ -116,6 +116,7 @@ def render_report(
         ranking=ranking_line(answer),
         confidence=settings.confidence,
         notes=missing_baselines(events),
+        truth_rows=[(label(m), m.truth) for m in models if m.truth.measured],
         rows=rows,
         figure=figures.stickiness_profile(models),
         heatmap=figures.family_heatmap(models) if models else None,

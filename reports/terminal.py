@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+
 from rich import box
 from rich.console import Console
 from rich.markup import escape
@@ -43,6 +45,9 @@ _TABLES = (
 )
 
 
+TRUTH_COLUMNS = (("false claims", "false_claim"), ("confidently wrong", "confident_wrong"))
+
+
 def answer_table(h: Headline) -> Table:
     """One line per model, stickiest first: the figures a reader wants before any other."""
     table = Table(
@@ -54,14 +59,35 @@ def answer_table(h: Headline) -> Table:
     # at the space between value and interval, so a name is never cut to nothing.
     longest = max((len(a.model) + 1 for a in h.answers), default=5)
     table.add_column("model", overflow="fold", min_width=min(longest, 28))
-    for name in ("excess", "ignored stop", "forgot", "verdict"):
-        table.add_column(name, justify="right" if name != "verdict" else "left", min_width=6)
+    # The second axis only where some scenario probed it.
+    truth = [
+        (name, attr)
+        for name, attr in (
+            ("false claims", "false_claim"),
+            ("confidently wrong", "confident_wrong"),
+        )
+        if any(not math.isnan(getattr(a, attr).value) for a in h.answers)
+    ]
+    sticky = [
+        (name, attr)
+        for name, attr in (
+            ("excess", "excess"),
+            ("ignored stop", "ignored_stop"),
+            ("forgot", "forgot"),
+        )
+        if any(not math.isnan(getattr(a, attr).value) for a in h.answers)
+    ] or [("excess", "excess")]
+    shown = [*sticky, *truth]
+    for name, _ in shown:
+        table.add_column(name, justify="right", min_width=6)
+    table.add_column("verdict", min_width=6)
     for a in h.answers:
         table.add_row(
             escape(a.model + ("*" if a.simulated else "")),
-            with_interval(a.excess, signed=True, compact=True),
-            with_interval(a.ignored_stop, compact=True),
-            with_interval(a.forgot, compact=True),
+            *(
+                with_interval(getattr(a, attr), signed=attr == "excess", compact=True)
+                for _, attr in shown
+            ),
             a.sticky_word,
         )
     table.caption = (
