@@ -45,7 +45,7 @@ _TABLES = (
 )
 
 
-TRUTH_COLUMNS = (("false claims", "false_claim"), ("confidently wrong", "confident_wrong"))
+TRUTH_COLUMNS = (("false\nclaims", "false_claim"), ("wrong\nanswers", "confident_wrong"))
 
 
 def answer_table(h: Headline) -> Table:
@@ -62,24 +62,22 @@ def answer_table(h: Headline) -> Table:
     # The second axis only where some scenario probed it.
     truth = [
         (name, attr)
-        for name, attr in (
-            ("false claims", "false_claim"),
-            ("confidently wrong", "confident_wrong"),
-        )
+        for name, attr in TRUTH_COLUMNS
         if any(not math.isnan(getattr(a, attr).value) for a in h.answers)
     ]
     sticky = [
         (name, attr)
         for name, attr in (
             ("excess", "excess"),
-            ("ignored stop", "ignored_stop"),
+            ("ignored\nstop", "ignored_stop"),
             ("forgot", "forgot"),
         )
         if any(not math.isnan(getattr(a, attr).value) for a in h.answers)
     ] or [("excess", "excess")]
     shown = [*sticky, *truth]
     for name, _ in shown:
-        table.add_column(name, justify="right", min_width=6)
+        # Figures wrap at the space between value and interval rather than lose digits.
+        table.add_column(name, justify="right", min_width=6, overflow="fold")
     table.add_column("verdict", min_width=6)
     for a in h.answers:
         table.add_row(

@@ -44,7 +44,11 @@ def with_interval(e: Estimate, signed: bool = False, compact: bool = False) -> s
         note = NO_INTERVAL if e.low == e.high else "(no bound yet)"
         return fmt.format(e.value) if compact else f"{fmt.format(e.value)} {note}"
     if compact:
-        low, high = (f"{100 * v:+.0f}" if signed else f"{100 * v:.0f}" for v in (e.low, e.high))
+        # Rounded first, so -0.3 points reads +0, not -0.
+        low, high = (
+            f"{round(100 * v) + 0:+d}" if signed else f"{round(100 * v) + 0:d}"
+            for v in (e.low, e.high)
+        )
         return f"{fmt.format(e.value)} ({low}..{high})"
     return f"{fmt.format(e.value)} [{fmt.format(e.low)}, {fmt.format(e.high)}]"
 
