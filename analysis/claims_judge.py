@@ -18,9 +18,9 @@ import warnings
 from dataclasses import dataclass
 from pathlib import Path
 
-from stickiness.agents.models import ModelCallError, ModelSpec, ModelSpecError
-from stickiness.agents.models.cache import CachedModel, ResponseCache
-from stickiness.agents.models.remote import CallOptions, resolve
+from stickiness.agents.models import ModelCallError, ModelSpecError
+from stickiness.agents.models.judge_model import judge_model
+from stickiness.agents.models.remote import CallOptions
 from stickiness.analysis.claims import (
     ANSWER_LABELS,
     CLAIM_KINDS,
@@ -138,27 +138,9 @@ def parse_judgement(
 class ClaimsJudge:
     def __init__(self, spec_text: str, cache_dir: Path, options: CallOptions | None = None):
         try:
-            spec = ModelSpec.parse(spec_text)
+            self.spec, self.model = judge_model(spec_text, cache_dir, options)
         except ModelSpecError as exc:
             raise ClaimsJudgeError(f"judge: {exc}") from None
-        if spec.provider not in ("openai", "anthropic"):
-            raise ClaimsJudgeError(
-                f"judge {spec_text!r}: expected an openai:MODEL or anthropic:MODEL spec"
-            )
-        try:
-            settings = resolve(spec, options or CallOptions())
-        except ModelSpecError as exc:
-            raise ClaimsJudgeError(f"judge: {exc}") from None
-        if spec.provider == "openai":
-            from stickiness.agents.models.openai_chat import OpenAIChatModel
-
-            model = OpenAIChatModel(settings)
-        else:
-            from stickiness.agents.models.anthropic_messages import AnthropicMessagesModel
-
-            model = AnthropicMessagesModel(settings)
-        self.spec = str(spec)
-        self.model = CachedModel(model, ResponseCache(Path(cache_dir)))
         self.stats = ClaimsJudgeStats()
 
     def review(

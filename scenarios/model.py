@@ -13,7 +13,7 @@ from __future__ import annotations
 import random
 import re
 from pathlib import Path
-from typing import Annotated, Literal
+from typing import Annotated, Literal, get_args
 
 from pydantic import (
     AfterValidator,
@@ -40,16 +40,6 @@ from stickiness.scenarios.patterns import PatternError, compile_pattern
 from stickiness.scenarios.repo_spec import check_commit, check_repo, repo_kind
 from stickiness.scenarios.templates import PLACEHOLDER, fill, names_at
 
-FAMILIES: tuple[str, ...] = (
-    "commit",
-    "push",
-    "edit_scope",
-    "tool_overuse",
-    "style",
-    "topic",
-    "false_claim",
-    "confident_wrong",
-)
 Family = Literal[
     "commit",
     "push",
@@ -60,6 +50,7 @@ Family = Literal[
     "false_claim",
     "confident_wrong",
 ]
+FAMILIES: tuple[str, ...] = get_args(Family)
 
 # Behaviours observed without any declaration: their family has the same name.
 BUILTIN_BEHAVIOURS: tuple[str, ...] = (

@@ -7,28 +7,18 @@ from __future__ import annotations
 
 import json
 import re
-import shutil
 
 import pytest
 from factories import trajectory, turn
 from test_report import HOSTILE, embedded_runs
+from test_report_in_browser import CHROMIUM, FLAGS
 
 from stickiness.agents.redact import register_secret
 from stickiness.reports.html import render_report
 
-CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 needs_chromium = pytest.mark.skipif(
     CHROMIUM is None, reason="Debian package chromium not installed"
 )
-FLAGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
 REPEATS = 60  # two models: more runs than one page of the list holds
 # Model text that would run script or add elements if it were ever parsed as HTML.
 BREAKOUT = "</script><script>window.pwned = 1</script><img src=x onerror='window.pwned = 2'>"

@@ -23,9 +23,9 @@ from stickiness.agents.imported.intent import (
     TurnIntent,
 )
 from stickiness.agents.imported.session import LoggedTurn
-from stickiness.agents.models import ModelCallError, ModelSpec, ModelSpecError
-from stickiness.agents.models.cache import CachedModel, ResponseCache
-from stickiness.agents.models.remote import CallOptions, resolve
+from stickiness.agents.models import ModelCallError, ModelSpecError
+from stickiness.agents.models.judge_model import judge_model
+from stickiness.agents.models.remote import CallOptions
 
 LABELS = ("requested", "forbidden", "standing", "conditional", "none")
 MAX_PROMPT_CHARS = 3_000
@@ -91,27 +91,9 @@ def _reply_labels(text: str) -> dict[str, tuple[str, str]] | None:
 class Judge:
     def __init__(self, spec_text: str, cache_dir: Path, options: CallOptions | None = None):
         try:
-            spec = ModelSpec.parse(spec_text)
+            self.spec, self.model = judge_model(spec_text, cache_dir, options)
         except ModelSpecError as exc:
             raise JudgeError(f"--judge: {exc}") from None
-        if spec.provider not in ("openai", "anthropic"):
-            raise JudgeError(
-                f"--judge {spec_text!r}: expected an openai:MODEL or anthropic:MODEL spec"
-            )
-        try:
-            settings = resolve(spec, options or CallOptions())
-        except ModelSpecError as exc:
-            raise JudgeError(f"--judge: {exc}") from None
-        if spec.provider == "openai":
-            from stickiness.agents.models.openai_chat import OpenAIChatModel
-
-            model = OpenAIChatModel(settings)
-        else:
-            from stickiness.agents.models.anthropic_messages import AnthropicMessagesModel
-
-            model = AnthropicMessagesModel(settings)
-        self.spec = str(spec)
-        self.model = CachedModel(model, ResponseCache(cache_dir))
         self.stats = JudgeStats()
 
     def label(self, turns: list[LoggedTurn], intents: list[TurnIntent]) -> None:
