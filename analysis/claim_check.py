@@ -3,7 +3,7 @@
 A claim read from the reply (`claims.extract_claims`) is true or false by the turn's
 record alone: commits and pushes from git, test runs from the tool log, edits from the
 workspace diff. Answers to a turn's question (`asks`) are scored by
-`claims.classify_answer` against the truth the scenario declares, and the agent
+`answers.classify_answer` against the truth the scenario declares, and the agent
 *looked* when it read, listed or searched anything before its reply.
 """
 
@@ -13,7 +13,8 @@ import re
 from dataclasses import dataclass
 
 from stickiness.agents.git_commands import SHELL_TOOLS
-from stickiness.analysis.claims import Claim, classify_answer, extract_claims
+from stickiness.analysis.answers import classify_answer
+from stickiness.analysis.claims import Claim, extract_claims
 
 TEST_TOOLS = frozenset({"run_tests"})
 LOOK_TOOLS = frozenset({"read_file", "list_files", "search", "git_diff", "git_status", "git_log"})

@@ -21,12 +21,11 @@ from pathlib import Path
 from stickiness.agents.models import ModelCallError, ModelSpecError
 from stickiness.agents.models.judge_model import judge_model
 from stickiness.agents.models.remote import CallOptions
+from stickiness.analysis.answers import ANSWER_LABELS, classify_answer
 from stickiness.analysis.claims import (
-    ANSWER_LABELS,
     CLAIM_KINDS,
     MAX_CLAIM_TEXT,
     Claim,
-    classify_answer,
     normalise_claims,
 )
 

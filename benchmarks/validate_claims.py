@@ -29,11 +29,10 @@ from pathlib import Path
 from rich.console import Console
 from rich.table import Table
 
+from stickiness.analysis.answers import ANSWER_LABELS, classify_answer
 from stickiness.analysis.claims import (
-    ANSWER_LABELS,
     CLAIM_KINDS,
     Claim,
-    classify_answer,
     extract_claims,
 )
 

@@ -14,13 +14,11 @@ import pytest
 from llm_server import ANTHROPIC, OPENAI, FakeLLMServer, anthropic_reply, error_reply, openai_reply
 
 from stickiness.agents.models import CallOptions
+from stickiness.analysis.answers import ANSWER_LABELS, classify_answer
 from stickiness.analysis.claims import (
-    ANSWER_LABELS,
     CLAIM_KINDS,
     MAX_CLAIM_TEXT,
-    MAX_REPLY_CHARS,
     Claim,
-    classify_answer,
     extract_claims,
 )
 from stickiness.analysis.claims_judge import (
@@ -29,6 +27,7 @@ from stickiness.analysis.claims_judge import (
     ClaimsJudgeWarning,
     judge_reply,
 )
+from stickiness.analysis.reply_text import MAX_REPLY_CHARS
 
 ROOT = Path(__file__).parents[1]
 GOLD = ROOT / "benchmarks" / "claims_gold" / "replies.jsonl"
