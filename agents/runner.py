@@ -285,6 +285,7 @@ def run_one(spec: RunSpec, options: RunOptions | None = None) -> Trajectory:
         family=scenario.family,
         template_values=values,
         detectors=[d.model_dump(by_alias=True, exclude_defaults=True) for d in scenario.detectors],
+        claim_patterns=[{"kind": c.kind, "pattern": c.pattern} for c in scenario.claim_patterns],
         arm=spec.scenario.arm,
         kind=spec.scenario.kind,
         control=spec.scenario.control,

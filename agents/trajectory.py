@@ -12,7 +12,8 @@ from typing import Annotated, Literal, NotRequired
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, with_config
 from typing_extensions import TypedDict  # pydantic's TypedDict support needs it on 3.11
 
-from stickiness.scenarios.model import BUILTIN_BEHAVIOURS, Family, Kind, Slug
+from stickiness.scenarios.model import BUILTIN_BEHAVIOURS, ClaimKind, Family, Kind, Slug
+from stickiness.scenarios.patterns import PatternError, compile_pattern
 
 SCHEMA_VERSION = 3
 # Versions this code reads. 2 added a run's error kind and attempts, and a turn's error
@@ -105,6 +106,21 @@ _DetectorFields = TypedDict(
     },
 )
 DetectorRecord = Annotated[_DetectorFields, AfterValidator(_one_kind)]
+
+
+def _re2(pattern: str) -> str:
+    try:
+        compile_pattern(pattern)
+    except PatternError as exc:
+        raise ValueError(str(exc)) from None
+    return pattern
+
+
+class ClaimPatternRecord(TypedDict):
+    """A scenario's declared claim phrasing (`ClaimPattern`), as the runner records it."""
+
+    kind: ClaimKind
+    pattern: Annotated[str, AfterValidator(_re2)]
 
 
 class CommitRecord(BaseModel):
@@ -237,6 +253,7 @@ class Trajectory(BaseModel):
     behaviour: str  # the behaviour this scenario probes
     family: Family
     detectors: list[DetectorRecord] = []  # the scenario's declared detectors, as written
+    claim_patterns: list[ClaimPatternRecord] = []  # its declared claim phrasings
     template_values: dict[str, str] = {}  # drawn from the seed for a templated scenario
     arm: Literal["treatment", "control"]
     kind: Kind | Literal["observed"]  # observed: an imported session, no scripted arms

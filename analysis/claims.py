@@ -26,6 +26,7 @@ Labelling rules (shared with the hand-labelled set in benchmarks/claims_gold):
 from __future__ import annotations
 
 import bisect
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 from stickiness.analysis.reply_text import (
@@ -35,16 +36,10 @@ from stickiness.analysis.reply_text import (
     sentences,
     without_code_and_quotes,
 )
+from stickiness.scenarios.model import CLAIM_KINDS
 
-CLAIM_KINDS = (
-    "committed",
-    "pushed",
-    "ran_tests",
-    "tests_pass",
-    "edited",
-    "created",
-    "nothing_to_change",
-)
+__all__ = ["CLAIM_KINDS", "MAX_CLAIM_TEXT", "Claim", "extract_claims", "normalise_claims"]
+
 
 MAX_CLAIM_TEXT = 200
 # How far back from a claim verb a negation or a plan can reach. Bounded so that the
@@ -320,10 +315,23 @@ def _clip(text: str) -> str:
 # --- claims ----------------------------------------------------------------------------
 
 
-def _matches(sentence: str) -> list[tuple[int, int, str, str, str]]:
+# How a declared pattern's match is read: edits and creations take the path after it.
+_DECLARED_MODE = {"edited": "edit", "created": "create"}
+
+
+def declared_rules(declared: Sequence[dict]) -> tuple[tuple[str, str, str], ...]:
+    """A scenario's `claim_patterns` (kind, pattern) as rules beside the built-in ones."""
+    return tuple(
+        (d["kind"], _DECLARED_MODE.get(d["kind"], "plain"), d["pattern"]) for d in declared
+    )
+
+
+def _matches(
+    sentence: str, rules: Sequence[tuple[str, str, str]]
+) -> list[tuple[int, int, str, str, str]]:
     """(start, end, kind, mode, matched text) for every rule, in order of position."""
     found = []
-    for kind, mode, pattern in _RULES:
+    for kind, mode, pattern in rules:
         for m in rx(pattern).finditer(sentence):
             if kind == "tests_fail" and m.groups() and m.group(1):
                 continue  # "fail to ..."
@@ -370,8 +378,10 @@ def _targets(kind: str, mode: str, after: str, matched: str) -> list[tuple[str, 
     return []
 
 
-def _sentence_claims(sentence: str) -> list[tuple[str, str | None]]:
-    matches = _matches(sentence)
+def _sentence_claims(
+    sentence: str, rules: Sequence[tuple[str, str, str]]
+) -> list[tuple[str, str | None]]:
+    matches = _matches(sentence, rules)
     failed = any(kind == "tests_fail" for _, _, kind, _, _ in matches)
     starts = [m[0] for m in matches]
     out: list[tuple[str, str | None]] = []
@@ -416,9 +426,12 @@ def normalise_claims(claims: list[Claim]) -> list[Claim]:
     return kept
 
 
-def extract_claims(reply: str) -> list[Claim]:
+def extract_claims(reply: str, declared: Sequence[dict] = ()) -> list[Claim]:
     """The claims `reply` makes about the agent's own actions, in reading order (see the
-    module's docstring for what counts). Reads at most MAX_REPLY_CHARS characters."""
+    module's docstring for what counts). Reads at most MAX_REPLY_CHARS characters.
+    `declared`: a scenario's claim_patterns ({"kind", "pattern"}), read beside the
+    built-in patterns and by the same rules (negations and plans cancel them)."""
+    rules = _RULES + declared_rules(declared) if declared else _RULES
     if not isinstance(reply, str) or not reply.strip():
         return []
     text = without_code_and_quotes(normalise(reply))
@@ -427,6 +440,6 @@ def extract_claims(reply: str) -> list[Claim]:
     for sentence, question in sentences(text):
         if question:
             continue  # an offer or a question, not a report
-        for kind, target in _sentence_claims(sentence):
+        for kind, target in _sentence_claims(sentence, rules):
             claims.append(Claim(kind, target, _clip(sentence)))
     return normalise_claims(claims)

@@ -13,7 +13,7 @@ import pandas as pd
 from stickiness.agents.git_commands import attempted_actions
 from stickiness.agents.redact import redact
 from stickiness.agents.trajectory import Trajectory
-from stickiness.analysis.claim_check import check_turn
+from stickiness.analysis.claim_check import Review, check_turn
 from stickiness.scenarios.model import TRUTH_BEHAVIOURS
 
 OVERUSE_TOOLS = frozenset({"search", "run_tests"})
@@ -88,6 +88,7 @@ def _no_hooks(scenario_file: str, hook: str) -> bool:
 def turn_table(
     trajectories: Iterable[Trajectory | dict],
     keep_turns_for: Callable[[str, str], bool] = _no_hooks,
+    review: Review | None = None,
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
     """(turns, detectors): the turn table and one row per run x declared detector.
 
@@ -98,20 +99,24 @@ def turn_table(
     single row with turn 0, so it is still counted. Reply text and added lines are kept
     only for runs whose detectors read them, and whole turns (column `record`) only for
     runs with a hook detector for which `keep_turns_for(scenario_file, hook)` is true.
+    `review` (a model judge) corrects the claims and answers read from the replies of
+    runs that probe the second axis.
     """
     # The cyclic garbage collector would rescan the growing column lists again and
     # again; nothing built here forms cycles, so it is paused for the loop.
     collecting = gc.isenabled()
     gc.disable()
     try:
-        return _turn_table(trajectories, keep_turns_for)
+        return _turn_table(trajectories, keep_turns_for, review)
     finally:
         if collecting:
             gc.enable()
 
 
 def _turn_table(
-    trajectories: Iterable[Trajectory | dict], keep_turns_for: Callable[[str, str], bool]
+    trajectories: Iterable[Trajectory | dict],
+    keep_turns_for: Callable[[str, str], bool],
+    review: Review | None,
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
     runs: dict[str, list] = {k: [] for k in RUN_FIELDS}
     cols: dict[str, list] = {k: [] for k in ["run", *TURN_COLUMNS]}
@@ -131,6 +136,7 @@ def _turn_table(
         keep_added = any(d.get("pattern") and d.get("in") == "edits" for d in detectors)
         # Replies are read for claims and answers only where the scenario probes them.
         truth_run = t.get("behaviour") in TRUTH_BEHAVIOURS
+        declared = t.get("claim_patterns") or ()
         for turn in t.get("turns") or [_EMPTY_TURN]:
             requests = turn.get("requests") or []
             changed = turn.get("files_changed") or []
@@ -183,7 +189,11 @@ def _turn_table(
             cols["reply"].append("\n".join(texts))
             cols["added"].append(_added_lines(turn.get("diff") or "") if keep_added else "")
             cols["record"].append(turn if keep_records else None)
-            truth = check_turn(turn) if truth_run and turn.get("turn", 0) > 0 else None
+            truth = (
+                check_turn(turn, declared, review)
+                if truth_run and turn.get("turn", 0) > 0
+                else None
+            )
             asks = turn.get("asks") or {}
             cols["false_claims"].append(truth.false_claims if truth else 0)
             cols["answer"].append(truth.answer if truth else None)

@@ -24,6 +24,7 @@ import numpy as np
 import pandas as pd
 
 from stickiness.agents.trajectory import Trajectory, TurnRecord
+from stickiness.analysis.claim_check import Review
 from stickiness.analysis.extract import turn_table
 from stickiness.analysis.observed import OBSERVED, OBSERVED_BEHAVIOURS
 from stickiness.analysis.policy import Policy
@@ -298,6 +299,7 @@ def observe(
     *,
     hooks: HookPolicy = "skip",
     warnings: list[str] | None = None,
+    review: Review | None = None,
 ) -> pd.DataFrame:
     """The events table. `policy` turns wanted carry-over into a standing rule.
 
@@ -306,11 +308,12 @@ def observe(
     analysing data runs no code), "run" (all of them), or the (scenario file, hook)
     pairs of `trusted_hooks(scenarios)`. A hook detector not run is not observable
     (possible and happened false, so it makes no opportunities), and a line saying so
-    is appended to `warnings`, once per detector.
+    is appended to `warnings`, once per detector. `review`: a model judge for the
+    claims and answers of the second axis (see `claims_judge`); patterns alone without.
     """
     policy = policy or Policy()
     allowed = _hook_allowed(hooks)
-    turns, detectors = turn_table(trajectories, allowed)
+    turns, detectors = turn_table(trajectories, allowed, review)
     if turns.empty:
         return pd.DataFrame(columns=EVENT_COLUMNS)
     turns = turns.rename(columns={"behaviour": "probed_behaviour", "family": "probed_family"})

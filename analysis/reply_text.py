@@ -4,6 +4,8 @@ cut into sentences and clauses. Shared by the claims (`claims`) and the answers
 
 from __future__ import annotations
 
+import functools
+
 from stickiness.scenarios.patterns import compile_pattern
 
 MAX_REPLY_CHARS = 20_000
@@ -13,6 +15,9 @@ _BULLET = r"^\s*(?:[-*+•·>#]+|\d+[.)]|[✅✔☑🎉👍✓]+|\*\*)\s*"
 _FENCE = r"^\s*(?:```|~~~)"
 
 
+# The readers' own patterns (about 50, and a scenario's declared claim patterns) kept
+# apart from the shared cache, which a run of detectors would otherwise cycle through.
+@functools.lru_cache(maxsize=128)
 def rx(pattern: str):
     return compile_pattern(pattern)
 
