@@ -15,11 +15,12 @@ from __future__ import annotations
 import functools
 import json
 import warnings
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
 from stickiness.agents.models import ModelCallError, ModelSpecError
-from stickiness.agents.models.judge_model import judge_model
+from stickiness.agents.models.judge_model import judge_model, judge_settings
 from stickiness.agents.models.remote import CallOptions
 from stickiness.analysis.answers import ANSWER_LABELS, classify_answer
 from stickiness.analysis.claims import (
@@ -134,13 +135,44 @@ def parse_judgement(
     return normalise_claims(claims), answer
 
 
+def check_judge(spec_text: str) -> None:
+    """Raise `ClaimsJudgeError` if `spec_text` cannot be a judge (bad spec, key not set),
+    before anything is run or written."""
+    try:
+        judge_settings(spec_text)
+    except ModelSpecError as exc:
+        raise ClaimsJudgeError(f"judge: {exc}") from None
+
+
+def _python_warning(text: str) -> None:
+    warnings.warn(text, ClaimsJudgeWarning, stacklevel=3)
+
+
 class ClaimsJudge:
-    def __init__(self, spec_text: str, cache_dir: Path, options: CallOptions | None = None):
+    """`warn` receives a sentence for every answer that could not be used (by default a
+    `ClaimsJudgeWarning`)."""
+
+    def __init__(
+        self,
+        spec_text: str,
+        cache_dir: Path,
+        options: CallOptions | None = None,
+        warn: Callable[[str], None] = _python_warning,
+    ):
         try:
             self.spec, self.model = judge_model(spec_text, cache_dir, options)
         except ModelSpecError as exc:
             raise ClaimsJudgeError(f"judge: {exc}") from None
         self.stats = ClaimsJudgeStats()
+        self._warn = warn
+
+    def summary(self) -> str:
+        s = self.stats
+        return (
+            f"judge {self.spec}: {s.asked} replies reviewed ({s.cached} from the cache), "
+            f"{s.unreadable} answers unreadable and {s.failed} calls failed "
+            "(the patterns' reading kept for those)"
+        )
 
     def review(
         self, reply: str, question: dict | None, found: list[Claim]
@@ -159,22 +191,14 @@ class ClaimsJudge:
             # A judge that fails on its first call is misconfigured: say so once, loudly.
             if not exc.transient and self.stats.asked == 0:
                 raise ClaimsJudgeError(f"judge {self.spec}: {exc}") from None
-            warnings.warn(
-                f"judge {self.spec}: {exc}; kept the patterns' result",
-                ClaimsJudgeWarning,
-                stacklevel=2,
-            )
+            self._warn(f"judge {self.spec}: {exc}; kept the patterns' result")
             return found, answer
         self.stats.asked += 1
         self.stats.cached += result.cached
         parsed = parse_judgement(result.content or "", question, found)
         if isinstance(parsed, str):
             self.stats.unreadable += 1
-            warnings.warn(
-                f"judge {self.spec}: unusable answer ({parsed}); kept the patterns' result",
-                ClaimsJudgeWarning,
-                stacklevel=2,
-            )
+            self._warn(f"judge {self.spec}: unusable answer ({parsed}); kept the patterns' result")
             return found, answer
         return parsed
 

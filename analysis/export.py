@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pandas as pd
 
+from stickiness.analysis.claim_check import Review
 from stickiness.analysis.headline import Headline, headline
 from stickiness.analysis.metrics import ModelMetrics, analyse, per_phrasing
 from stickiness.analysis.observed import BASELINE_CAVEAT, ESTIMATED_FIGURES, is_observed
@@ -23,6 +24,8 @@ class AnalysisSettings:
     seed: int
     confidence: float
     policy: Policy
+    # A model judge over the replies of the second axis; None reads them by patterns.
+    review: Review | None = None
 
     def analyse(self, events: pd.DataFrame) -> list[ModelMetrics]:
         return analyse(events, draws=self.draws, seed=self.seed, confidence=self.confidence)

@@ -3,15 +3,18 @@
 from __future__ import annotations
 
 import argparse
+from dataclasses import replace
 from pathlib import Path
 
 from rich.console import Console
 from rich.markup import escape
 
+from stickiness.agents.models.remote import CallOptions
 from stickiness.agents.redact import redact
 from stickiness.agents.run_store import TRAJECTORIES
 from stickiness.agents.trajectory_reader import iter_records, read_trajectories
 from stickiness.analysis.bootstrap import DEFAULT_DRAWS
+from stickiness.analysis.claims_judge import ClaimsJudge, check_judge
 from stickiness.analysis.coverage import missing_baselines
 from stickiness.analysis.export import AnalysisSettings, write_outputs
 from stickiness.analysis.observe import HookPolicy, observe
@@ -21,6 +24,9 @@ from stickiness.reports.html import write_report
 from stickiness.reports.terminal import print_summary, print_usage
 
 REPORT = "report.html"
+JUDGE_CACHE = "judge-cache"
+# Unusable judge answers shown one by one; the rest are counted in the judge's summary.
+_JUDGE_WARNINGS_SHOWN = 5
 
 
 def policy_from(args: argparse.Namespace) -> Policy:
@@ -31,6 +37,34 @@ def settings_from(args: argparse.Namespace) -> AnalysisSettings:
     if args.draws < 100 or not 0.5 <= args.confidence < 1:
         raise PolicyError("--draws must be at least 100 and --confidence in [0.5, 1)")
     return AnalysisSettings(args.draws, args.analysis_seed, args.confidence, policy_from(args))
+
+
+class JudgeUse:
+    """The `--judge` of an analysing command: the judge, and what it said went wrong."""
+
+    def __init__(self, args: argparse.Namespace, folder: Path) -> None:
+        self.warnings: list[str] = []
+        self.judge: ClaimsJudge | None = None
+        if getattr(args, "judge", None):
+            cache = Path(args.judge_cache) if args.judge_cache else folder / JUDGE_CACHE
+            self.judge = ClaimsJudge(
+                args.judge, cache, CallOptions(timeout=args.judge_timeout), self.warnings.append
+            )
+
+    def settings(self, settings: AnalysisSettings) -> AnalysisSettings:
+        return settings if self.judge is None else replace(settings, review=self.judge.review)
+
+    def print(self, console: Console) -> None:
+        if self.judge is None:
+            return
+        print_warnings(console, self.warnings[:_JUDGE_WARNINGS_SHOWN])
+        console.print(escape(self.judge.summary()))
+
+
+def check_judge_option(args: argparse.Namespace) -> None:
+    """A `--judge` that cannot be used, refused before anything runs."""
+    if getattr(args, "judge", None):
+        check_judge(args.judge)
 
 
 def print_warnings(console: Console, warnings: list[str]) -> None:
@@ -53,7 +87,9 @@ def analyse_and_report(
 ) -> int:
     failed = [t for t in trajectories if t.status != "ok"]
     warnings: list[str] = []
-    events = observe(trajectories, settings.policy, hooks=hooks, warnings=warnings)
+    events = observe(
+        trajectories, settings.policy, hooks=hooks, warnings=warnings, review=settings.review
+    )
     print_warnings(console, [*warnings, *missing_baselines(events)])
     models = settings.analyse(events) if not events.empty else []
     answer = settings.headline(models)
@@ -84,11 +120,20 @@ def cmd_analyse(args: argparse.Namespace, console: Console) -> int:
     settings = settings_from(args)
     path = Path(args.run_dir)
     source = path / TRAJECTORIES if path.is_dir() else path
+    judge = JudgeUse(args, source.parent)
+    settings = judge.settings(settings)
     warnings: list[str] = []
     # Streamed: any number of runs fits in memory (the HTML report is `report`'s job).
     records = iter_records(source, warnings)
-    events = observe(records, settings.policy, hooks=hooks_from(args), warnings=warnings)
+    events = observe(
+        records,
+        settings.policy,
+        hooks=hooks_from(args),
+        warnings=warnings,
+        review=settings.review,
+    )
     print_warnings(console, warnings)
+    judge.print(console)
     models = settings.analyse(events) if not events.empty else []
     answer = settings.headline(models)
     if models:
@@ -106,13 +151,20 @@ def cmd_analyse(args: argparse.Namespace, console: Console) -> int:
 
 
 def cmd_report(args: argparse.Namespace, console: Console) -> int:
+    settings = settings_from(args)
     trajectories, folder = read_run(args.run_dir, console)
     out = Path(args.output) if args.output else folder / REPORT
+    judge = JudgeUse(args, folder)
     warnings: list[str] = []
     report = write_report(
-        trajectories, out, settings=settings_from(args), hooks=hooks_from(args), warnings=warnings
+        trajectories,
+        out,
+        settings=judge.settings(settings),
+        hooks=hooks_from(args),
+        warnings=warnings,
     )
     print_warnings(console, warnings)
+    judge.print(console)
     console.print(f"report: {escape(str(report.resolve()))}")
     return 0
 
@@ -145,6 +197,26 @@ def add_analysis_options(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument(
         "--confidence", type=float, default=0.95, help="interval confidence level (default 0.95)"
+    )
+    judge = parser.add_argument_group("model judge of the second axis")
+    judge.add_argument(
+        "--judge",
+        metavar="SPEC",
+        help="openai:MODEL or anthropic:MODEL that reviews the claims and answers the "
+        "patterns read in false_claim and confident_wrong runs (needs the provider's key)",
+    )
+    judge.add_argument(
+        "--judge-cache",
+        metavar="DIR",
+        help=f"where the judge's answers are kept and reused (default: {JUDGE_CACHE}/ in "
+        "the run folder)",
+    )
+    judge.add_argument(
+        "--judge-timeout",
+        type=float,
+        default=60.0,
+        metavar="SECONDS",
+        help="time limit of one judge call (default 60)",
     )
 
 

@@ -14,6 +14,7 @@ from stickiness.agents.models import ModelSpecError
 from stickiness.agents.pricing import PriceError
 from stickiness.agents.redact import redact
 from stickiness.agents.trajectory import TrajectoryError
+from stickiness.analysis.claims_judge import ClaimsJudgeError
 from stickiness.analysis.gate import GateError
 from stickiness.analysis.observe import DetectorError
 from stickiness.analysis.policy import PolicyError
@@ -37,6 +38,7 @@ from stickiness.reports.run_command import (
 from stickiness.scenarios import ScenarioError
 
 USER_ERRORS = (
+    ClaimsJudgeError,
     GateError,
     PriceError,
     ScenarioError,

@@ -91,7 +91,9 @@ def render_report(
     """The report; `settings` (bootstrap draws, seed, confidence, policy) as the
     terminal and metrics.json used them, so all three show the same numbers."""
     settings = settings or AnalysisSettings(DEFAULT_DRAWS, 0, 0.95, Policy())
-    events = observe(trajectories, settings.policy, hooks=hooks, warnings=warnings)
+    events = observe(
+        trajectories, settings.policy, hooks=hooks, warnings=warnings, review=settings.review
+    )
     models = settings.analyse(events) if not events.empty else []
     answer = settings.headline(models, baseline)
     rows = _headline_rows(models)

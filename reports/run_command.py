@@ -28,9 +28,11 @@ from stickiness.agents.trajectory import TrajectoryError
 from stickiness.agents.trajectory_reader import read_trajectories
 from stickiness.analysis.observe import trusted_hooks
 from stickiness.reports.analysis_commands import (
+    JudgeUse,
     add_analysis_options,
     add_verbose_option,
     analyse_and_report,
+    check_judge_option,
     settings_from,
 )
 from stickiness.reports.interrupts import report_interrupted, stop_on_signals
@@ -155,6 +157,7 @@ def run_options(args: argparse.Namespace, **extra) -> RunOptions:
 
 def cmd_run(args: argparse.Namespace, console: Console) -> int:
     settings = settings_from(args)
+    check_judge_option(args)
     config = run_config(args)
     options = run_options(args, max_steps=config["max_steps"], keep_workspaces=args.keep_workspaces)
     scenarios = load_scenarios(config["scenarios"])
@@ -197,10 +200,18 @@ def cmd_run(args: argparse.Namespace, console: Console) -> int:
         except RunsInterrupted as exc:
             return report_interrupted(console, exc, out_file, resume_hint, signals.exit_code)
     trajectories, _ = read_trajectories(out_file) if out_file.exists() else ([], [])
+    judge = JudgeUse(args, run_dir)
     # The scenarios were loaded here, by the user's own command: their hooks may run.
-    return analyse_and_report(
-        trajectories, run_dir, settings, console, trusted_hooks(scenarios), args.verbose
+    code = analyse_and_report(
+        trajectories,
+        run_dir,
+        judge.settings(settings),
+        console,
+        trusted_hooks(scenarios),
+        args.verbose,
     )
+    judge.print(console)
+    return code
 
 
 def _play(todo, store: RunStore, options: RunOptions, concurrency: int, console) -> None:
