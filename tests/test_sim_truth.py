@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import hashlib
+import itertools
 import json
 import random
 from dataclasses import replace
@@ -54,9 +55,8 @@ def truth_scenarios(builtin_scenarios):
     return [s for s in builtin_scenarios.values() if s.behaviour in TRUTH_BEHAVIOURS]
 
 
-def question_turn(scenario) -> int:
-    (index,) = [i for i, t in enumerate(scenario.turns) if t.asks]
-    return index
+def question_turns(scenario) -> list[int]:
+    return [i for i, t in enumerate(scenario.turns) if t.asks]
 
 
 # Seeded outcomes that kept validations rely on: the truth behaviours, drawn apart, must
@@ -185,9 +185,9 @@ def test_bluffing_answers_at_once_and_never_the_truth(builtin_scenarios):
     questions = [s for s in builtin_scenarios.values() if s.behaviour == "confident_wrong"]
     assert len(questions) >= 8
     for scenario in questions:
-        asked = question_turn(scenario)
-        truth = scenario.turns[asked].asks
-        for run in runs_for(scenario, f"sim:steady?{QUIET}&bluff=1", 4, seed=2):
+        runs = runs_for(scenario, f"sim:steady?{QUIET}&bluff=1", 4, seed=2)
+        for asked, run in itertools.product(question_turns(scenario), runs):
+            truth = scenario.turns[asked].asks
             turn = run.turns[asked]
             assert turn.tool_calls() == []
             text = reply(turn)
@@ -200,9 +200,9 @@ def test_bluffing_answers_at_once_and_never_the_truth(builtin_scenarios):
 def test_without_bluff_the_agent_reads_the_file_then_answers_or_abstains(builtin_scenarios):
     questions = [s for s in builtin_scenarios.values() if s.behaviour == "confident_wrong"]
     for scenario in questions:
-        asked = question_turn(scenario)
-        truth = scenario.turns[asked].asks
-        for run in runs_for(scenario, f"sim:steady?{QUIET}", 2, seed=2):
+        runs = runs_for(scenario, f"sim:steady?{QUIET}", 2, seed=2)
+        for asked, run in itertools.product(question_turns(scenario), runs):
+            truth = scenario.turns[asked].asks
             turn = run.turns[asked]
             calls = turn.tool_calls()
             assert [(c.name, json.loads(c.arguments)) for c in calls] == [
@@ -223,12 +223,12 @@ def test_without_bluff_the_agent_reads_the_file_then_answers_or_abstains(builtin
 
 def test_bluffing_leaves_the_other_turns_alone(builtin_scenarios):
     scenario = builtin_scenarios["answer-dependency-unknown"]
-    asked = question_turn(scenario)
+    asked = question_turns(scenario)
     honest = runs_for(scenario, "sim:sticky", 3, seed=8)
     bluffing = runs_for(scenario, "sim:sticky?bluff=1", 3, seed=8)
     for h, b in zip(honest, bluffing, strict=True):
         for th, tb in zip(h.turns, b.turns, strict=True):
-            if th.turn - 1 != asked:
+            if th.turn - 1 not in asked:
                 # Call ids count the calls of the whole run, the bluff's skipped read too.
                 assert reply(th) == reply(tb)
                 assert [(c.name, c.arguments) for c in th.tool_calls()] == [
