@@ -46,6 +46,9 @@ class Redactor:
 
     def __init__(self) -> None:
         self._values: dict[str, str] = {}  # value -> the name shown in its place
+        # Longest first, so a secret containing another is replaced whole; rebuilt only
+        # when a secret is added, not on every call.
+        self._ordered: tuple[tuple[str, str], ...] = ()
         self._lock = threading.Lock()
 
     def add(self, value: str | None, name: str) -> None:
@@ -57,6 +60,7 @@ class Redactor:
             escaped = json.dumps(value)[1:-1]
             if escaped != value:
                 self._values.setdefault(escaped, name)
+            self._ordered = tuple(sorted(self._values.items(), key=lambda kv: -len(kv[0])))
 
     def add_environment(self, env: Mapping[str, str] | None = None) -> None:
         env = os.environ if env is None else env
@@ -67,9 +71,7 @@ class Redactor:
     def __call__(self, text: str) -> str:
         if not text:
             return text
-        with self._lock:
-            known = sorted(self._values.items(), key=lambda kv: -len(kv[0]))
-        for value, name in known:
+        for value, name in self._ordered:  # one tuple, swapped whole under the lock
             if value in text:
                 text = text.replace(value, f"[REDACTED {name}]")
         return _SHAPES.sub("[REDACTED]", text)
