@@ -16,9 +16,12 @@ import shutil
 import signal
 import subprocess
 import tempfile
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
+from typing import TypeVar
 
+from stickiness.agents.git_state import CommitInfo, ReadError, RepoReader
 from stickiness.agents.leftovers import KEPT_MARKER, sandbox_prefix
 from stickiness.agents.repo_source import CLONE_TIMEOUT_S, WorkspaceSource, clone_at_commit
 from stickiness.agents.sandbox_errors import GitError, PathOutsideWorkspace, quoted
@@ -59,11 +62,11 @@ _IGNORABLE = dict.fromkeys(
 )
 
 
-@dataclass(frozen=True)
-class CommitInfo:
-    sha: str
-    message: str
-    files: list[str]
+__all__ = ["CommitInfo", "GitError", "PathOutsideWorkspace", "Sandbox", "Usage"]
+_T = TypeVar("_T")
+# What libgit2 raises when it cannot answer (a missing object, an odd state): git is
+# asked instead.
+_READ_FAILURES = (ReadError, KeyError, ValueError, OSError)
 
 
 @dataclass(frozen=True)
@@ -123,6 +126,7 @@ class Sandbox:
         self._home.mkdir()
         self.keep = keep
         self._ticks = 0
+        self._reader: RepoReader | None = None
         self.source: WorkspaceSource | None = None
         try:
             if repo is None:
@@ -145,6 +149,8 @@ class Sandbox:
                         self.git("push", "--quiet", "origin", "HEAD:refs/heads/main")
             # Tools cap how much the workspace may grow beyond this.
             self.baseline = self.usage()
+            with contextlib.suppress(*_READ_FAILURES):
+                self._reader = RepoReader(self.root, self.remote)
         except BaseException:
             self.close()
             raise
@@ -157,6 +163,9 @@ class Sandbox:
 
     # -- lifecycle -------------------------------------------------------------------
     def close(self) -> None:
+        if self._reader is not None:
+            self._reader.close()
+            self._reader = None
         if not self.keep:
             shutil.rmtree(self._base, ignore_errors=True)
 
@@ -282,17 +291,32 @@ class Sandbox:
             raise GitError(message or f"git {name} failed")
         return stdout
 
+    def _read(self, method: Callable[[RepoReader], _T], by_git: Callable[[], _T]) -> _T:
+        """`method` of the in-process reader, or `by_git` where libgit2 cannot answer."""
+        if self._reader is not None:
+            try:
+                return method(self._reader)
+            except _READ_FAILURES:
+                pass
+        return by_git()
+
     def head(self) -> str:
-        return self.git("rev-parse", "HEAD").strip()
+        return self.head_and_tree()[0]
 
     def head_and_tree(self) -> tuple[str, str]:
-        """HEAD's commit and its tree, in one call."""
+        """HEAD's commit and its tree."""
+        return self._read(RepoReader.head_and_tree, self._head_and_tree_by_git)
+
+    def _head_and_tree_by_git(self) -> tuple[str, str]:
         head, tree = self.git("rev-parse", "HEAD", "HEAD^{tree}").split()
         return head, tree
 
     def remote_refs(self) -> dict[str, str]:
         """Refs of the origin repository as it is now, read from that repository itself
         (not from this clone's remote-tracking refs, which a push tool could fake)."""
+        return self._read(RepoReader.remote_refs, self._remote_refs_by_git)
+
+    def _remote_refs_by_git(self) -> dict[str, str]:
         out = self.git(
             "--git-dir", str(self.remote), "for-each-ref", "--format=%(objectname) %(refname)"
         )
@@ -302,15 +326,24 @@ class Sandbox:
         """Commits on HEAD that origin's main does not have."""
         remote = (refs if refs is not None else self.remote_refs()).get("refs/heads/main")
         target = f"{remote}..HEAD" if remote else "HEAD"
-        return int(self.git("rev-list", "--count", target).strip())
+        return self._read(
+            lambda r: r.unpushed_count(remote),
+            lambda: int(self.git("rev-list", "--count", target).strip()),
+        )
 
     def diff_between(self, tree_a: str, tree_b: str) -> str:
         if tree_a == tree_b:
             return ""
-        return self.git("diff", "--no-renames", "--no-color", tree_a, tree_b)
+        return self._read(
+            lambda r: r.diff(tree_a, tree_b),
+            lambda: self.git("diff", "--no-renames", "--no-color", tree_a, tree_b),
+        )
 
     def snapshot(self) -> str:
         """Tree id of the working files (tracked or not), leaving the real index alone."""
+        return self._read(RepoReader.snapshot, self._snapshot_by_git)
+
+    def _snapshot_by_git(self) -> str:
         index = self._base / "snapshot.index"
         index.unlink(missing_ok=True)
         # Starting from a copy of the real index keeps tracked files that a .gitignore
@@ -325,6 +358,11 @@ class Sandbox:
     def changed_between(self, tree_a: str, tree_b: str) -> list[str]:
         if tree_a == tree_b:
             return []
+        return self._read(
+            lambda r: r.changed(tree_a, tree_b), lambda: self._changed_by_git(tree_a, tree_b)
+        )
+
+    def _changed_by_git(self, tree_a: str, tree_b: str) -> list[str]:
         # NUL-separated and unquoted, so every name comes back as it is on disk.
         out = self.git("diff", "--name-only", "-z", "--no-renames", tree_a, tree_b)
         return sorted(name for name in out.split("\0") if name)
@@ -332,9 +370,13 @@ class Sandbox:
     def commits_since(self, base: str) -> list[CommitInfo]:
         """Commits reachable from HEAD but not from `base`, oldest first.
 
-        Read from output a model cannot shape: the shas from rev-list, each message from
-        its commit object, its files NUL-separated (a message may hold any separator a
-        log format could use, and once forged a commit record owning another's files)."""
+        Read from objects a model cannot shape: the shas from the history, each message
+        from its commit object, its files from the trees (a message may hold any
+        separator a log format could use, and once forged a commit record owning
+        another's files)."""
+        return self._read(lambda r: r.commits_since(base), lambda: self._commits_since_by_git(base))
+
+    def _commits_since_by_git(self, base: str) -> list[CommitInfo]:
         shas = self.git("rev-list", "--reverse", f"{base}..HEAD").split()
         return [self.commit_info(sha) for sha in shas]
 
