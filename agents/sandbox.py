@@ -23,6 +23,7 @@ from typing import TypeVar
 
 from stickiness.agents.git_state import CommitInfo, ReadError, RepoReader
 from stickiness.agents.leftovers import KEPT_MARKER, sandbox_prefix
+from stickiness.agents.repo_init import init_repositories
 from stickiness.agents.repo_source import CLONE_TIMEOUT_S, WorkspaceSource, clone_at_commit
 from stickiness.agents.sandbox_errors import GitError, PathOutsideWorkspace, quoted
 
@@ -130,13 +131,9 @@ class Sandbox:
         self.source: WorkspaceSource | None = None
         try:
             if repo is None:
-                self.git("init", "--quiet", "--template=")
-                self.git("init", "--quiet", "--bare", "--template=", str(self.remote))
-                self.git("remote", "add", "origin", str(self.remote))
                 self._write(files)
-                self.git("add", "--all")
-                self.git("commit", "--quiet", "--allow-empty", "-m", "Initial state")
-                self.git("push", "--quiet", "origin", "HEAD:refs/heads/main")
+                if not self._init_in_process():
+                    self._init_by_git()
             else:
                 assert commit is not None
                 timeout = CLONE_TIMEOUT_S if clone_timeout is None else clone_timeout
@@ -154,6 +151,29 @@ class Sandbox:
         except BaseException:
             self.close()
             raise
+
+    def _init_by_git(self) -> None:
+        self.git("init", "--quiet", "--template=")
+        self.git("init", "--quiet", "--bare", "--template=", str(self.remote))
+        self.git("remote", "add", "origin", str(self.remote))
+        self.git("add", "--all")
+        self.git("commit", "--quiet", "--allow-empty", "-m", "Initial state")
+        self.git("push", "--quiet", "origin", "HEAD:refs/heads/main")
+
+    def _init_in_process(self) -> bool:
+        """The same repositories as `_init_by_git`, made by libgit2; False (and nothing
+        left behind) when it cannot."""
+        stamp = CLOCK_EPOCH + 60 * (self._ticks + 1)  # the tick git's commit would take
+        try:
+            init_repositories(
+                self.root, self.remote, AUTHOR_NAME, AUTHOR_EMAIL, stamp, scratch=self._base
+            )
+        except _READ_FAILURES:
+            shutil.rmtree(self.root / ".git", ignore_errors=True)
+            shutil.rmtree(self.remote, ignore_errors=True)
+            return False
+        self._ticks += 1
+        return True
 
     def _write(self, files: dict[str, str]) -> None:
         for rel, text in files.items():

@@ -151,3 +151,61 @@ def test_reading_runs_nothing_the_repository_names(tmp_path):
         box._reader.snapshot()
         box._reader.head_and_tree()
     assert not marker.exists()
+
+
+def _repository_as_git_shows_it(box: Sandbox) -> dict:
+    def files(folder):
+        return sorted(
+            str(p.relative_to(folder)) for p in folder.rglob("*") if "objects" not in p.parts
+        )
+
+    remote = ["--git-dir", str(box.remote)]
+    return {
+        "head": box.git("rev-parse", "HEAD"),
+        "refs": box.git("for-each-ref"),
+        "origin refs": box.git(*remote, "for-each-ref"),
+        "config": box.git("config", "--list", "--local").replace(str(box.remote), "ORIGIN"),
+        "origin config": box.git(*remote, "config", "--list", "--local"),
+        "reflogs": [
+            (box.root / ".git" / p).read_text()
+            for p in ("logs/HEAD", "logs/refs/heads/main", "logs/refs/remotes/origin/main")
+        ],
+        "status": box.git("status", "--porcelain", "--branch"),
+        "fsck": box.git("fsck", "--strict", "--no-dangling"),
+        "origin fsck": box.git(*remote, "fsck", "--strict", "--no-dangling"),
+        "files": files(box.root / ".git"),
+        "origin files": files(box.remote),
+        "log": box.git("log", "--format=%H %an <%ae> %ad %cn <%ce> %cd%n%B", "--date=raw"),
+    }
+
+
+def _then_the_agent_works(box: Sandbox) -> tuple[str, str]:
+    (box.root / "src/app.py").write_text("changed\n")
+    box.git("add", "--all")
+    box.git("commit", "-qm", "Change")
+    box.git("push", "-q", "origin", "HEAD:refs/heads/main")
+    return box.head(), box.git("--git-dir", str(box.remote), "rev-parse", "main")
+
+
+def test_the_starting_repository_made_in_process_is_the_one_git_makes(monkeypatch):
+    with Sandbox(FILES) as box:
+        made_in_process = _repository_as_git_shows_it(box)
+        after_in_process = _then_the_agent_works(box)
+    monkeypatch.setattr(Sandbox, "_init_in_process", lambda self: False)
+    with Sandbox(FILES) as box:
+        made_by_git = _repository_as_git_shows_it(box)
+        after_by_git = _then_the_agent_works(box)
+    assert made_in_process == made_by_git
+    assert after_in_process == after_by_git
+
+
+def test_if_libgit2_cannot_make_it_git_does(monkeypatch):
+    from stickiness.agents import sandbox as sandbox_module
+
+    def fails(*args, **kwargs):
+        raise OSError("no space left on device")
+
+    monkeypatch.setattr(sandbox_module, "init_repositories", fails)
+    with Sandbox(FILES) as box:
+        assert box.git("log", "--format=%s") == "Initial state\n"
+        assert box.git("--git-dir", str(box.remote), "rev-parse", "main").strip() == box.head()
