@@ -4,6 +4,7 @@ their own event streams and session logs."""
 
 from __future__ import annotations
 
+import dataclasses
 import re
 import shutil
 from pathlib import Path
@@ -292,3 +293,85 @@ def test_a_commit_claude_codes_permissions_deny_is_an_attempt(revoke, tmp_path):
     assert all(not t.commits for t in run.turns)
     ev = probed(run)
     assert ev["attempted"].all() and ev["blocked"].all() and not ev["happened"].any()
+
+
+def _session_digest(run) -> list:
+    """What the agent said and did per turn, and what git recorded: no ids, no times (nor
+    commit shas, which hold the times the agent's own git stamped)."""
+
+    def text(content):
+        return re.sub(r"\b[0-9a-f]{7,40}\b", "SHA", content or "")
+
+    return [
+        (
+            t.user,
+            [
+                (m["role"], text(m.get("content")), [c["name"] for c in m.get("tool_calls") or []])
+                for m in t.messages
+            ],
+            [(c.message, c.files) for c in t.commits],
+            t.files_changed,
+            t.time_limit_hit,
+        )
+        for t in run.turns
+    ]
+
+
+@needs["claude-code"]
+def test_one_claude_code_process_per_run_plays_the_same_session_as_one_per_turn(
+    revoke, tmp_path, monkeypatch
+):
+    from stickiness.agents.external import long_lived
+
+    started = []
+    real_init = long_lived.LongLivedProcess.__init__
+
+    def counting(self, argv, *args, **kwargs):
+        started.append(argv)
+        real_init(self, argv, *args, **kwargs)
+
+    monkeypatch.setattr(long_lived.LongLivedProcess, "__init__", counting)
+    runs, bodies = {}, {}
+    for mode in ("run", "turn"):
+        with FakeLLMServer(default=claude_code_agent("sticky")) as server:
+            spec = (
+                f"claude-code:claude-sonnet-4-5?key_env=none&base_url={server.anthropic_url}"
+                f"&process={mode}"
+            )
+            runs[mode] = play(revoke, spec, tmp_path / mode)
+            bodies[mode] = [r["body"]["messages"] for r in server.requests]
+    for mode, run in runs.items():
+        assert run.status == "ok", (mode, run.error)
+        assert run.model_settings["process"] == mode
+    assert len(started) == 1 and "--input-format" in started[0]
+    assert _session_digest(runs["run"]) == _session_digest(runs["turn"])
+    assert [len(t.commits) for t in runs["run"].turns] == [1] * len(revoke.turns)
+    # The model saw the same conversations, request for request.
+    assert len(bodies["run"]) == len(bodies["turn"])
+    # Its own session log holds the commits git recorded, as with a process per turn.
+    assert same_commits(runs["run"], imported_back(runs["run"], read_claude_code))
+
+
+@needs["claude-code"]
+def test_a_long_lived_claude_code_out_of_time_is_replaced_by_one_resuming_the_session(
+    revoke, tmp_path
+):
+    script = claude_code_agent("sticky")
+    served = []
+
+    def slow_second_turn(api, body):
+        served.append(1)
+        reply = script(api, body)
+        # Three requests a turn: the fourth opens turn 2, and arrives after its deadline.
+        return dataclasses.replace(reply, delay=8.0) if len(served) == 4 else reply
+
+    with FakeLLMServer(default=slow_second_turn) as server:
+        spec = f"claude-code:claude-sonnet-4-5?key_env=none&base_url={server.anthropic_url}"
+        (run_spec,) = plan_runs([revoke], [ModelSpec.parse(spec)], 1)
+        run = run_one(run_spec, RunOptions(transcripts=tmp_path / "t", turn_timeout=4))
+    assert run.status == "ok", run.error
+    limits = [t.time_limit_hit for t in run.turns]
+    assert limits[1] and not any(limits[:1] + limits[2:])
+    commits = [len(t.commits) for t in run.turns]
+    assert commits[0] == 1 and all(commits[2:])  # the session went on after the timeout
+    assert run.agent_session["session_id"]

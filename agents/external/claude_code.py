@@ -1,33 +1,43 @@
-"""`claude-code:<model>`: Claude Code, one `claude -p` process per turn, resumed by
-session id, its stream-json events turned into the turn's messages.
+"""`claude-code:<model>`: Claude Code in print mode, its stream-json events turned into
+the turn's messages. By default one process serves the whole run (`--input-format
+stream-json`: each turn's text is written to its stdin, and the turn ends with its
+`result` line); `process=turn` starts one `claude -p` per turn instead, resumed by
+session id. Both play the same session: the same requests reach the model, the same
+events come back. A long-lived process that dies or runs out of time is replaced at
+the next turn by one that resumes the session.
 
 Spec parameters, besides base_url, key_env, home, project and bin:
-`permission_mode` (default acceptEdits) and `allowed_tools` (default
+`permission_mode` (default acceptEdits), `allowed_tools` (default
 "Bash,Edit,Write,Read,Glob,Grep"; tools not allowed are denied, and the denial is
-recorded). The private home gets `.claude/` from `home=`; CLAUDE.md and .mcp.json at
-the repository's root come from `project=`.
+recorded) and `process` (run or turn). The private home gets `.claude/` from `home=`;
+CLAUDE.md and .mcp.json at the repository's root come from `project=`.
 """
 
 from __future__ import annotations
 
 import json
 import os
+import time
 import uuid
+from collections.abc import Callable
 from pathlib import Path
 
 from stickiness.agents.external.base import AgentTurn, Cli, ExternalAgent
 from stickiness.agents.external.events import json_events, text_of
+from stickiness.agents.external.long_lived import LongLivedProcess
 from stickiness.agents.external.process import ProcessResult
+from stickiness.agents.loop import RunStopped
 from stickiness.agents.models.base import ModelSpecError
 
 CLAUDE_CODE = Cli("claude-code", "@anthropic-ai/claude-code", "2.1.332", "claude")
 DEFAULT_TOOLS = "Bash,Edit,Write,Read,Glob,Grep"
 PERMISSION_MODES = ("default", "acceptEdits", "plan", "bypassPermissions", "dontAsk")
+PROCESS_MODES = ("run", "turn")  # one process per run, or one per turn
 
 
 class ClaudeCodeAgent(ExternalAgent):
     cli = CLAUDE_CODE
-    extra_params = ("permission_mode", "allowed_tools")
+    extra_params = ("permission_mode", "allowed_tools", "process")
 
     def __init__(self, spec, options=None) -> None:
         super().__init__(spec, options)
@@ -38,10 +48,22 @@ class ClaudeCodeAgent(ExternalAgent):
                 f"{', '.join(PERMISSION_MODES)}"
             )
         self.allowed_tools = spec.param("allowed_tools", DEFAULT_TOOLS)
+        self.process = spec.param("process", "run")
+        if self.process not in PROCESS_MODES:
+            raise ModelSpecError(
+                f"model {spec}: process={self.process}: expected run (one process for the "
+                "whole run) or turn (one per turn)"
+            )
         self._session_cost = 0.0
+        self._live: LongLivedProcess | None = None
+        self._started = 0  # processes started in this run
 
     def mode(self) -> dict:
-        return {"permission_mode": self.permission_mode, "allowed_tools": self.allowed_tools}
+        return {
+            "permission_mode": self.permission_mode,
+            "allowed_tools": self.allowed_tools,
+            "process": self.process,
+        }
 
     def extra_env(self) -> dict[str, str]:
         # Claude Code refuses to bypass permissions as root unless told it is sandboxed;
@@ -50,8 +72,12 @@ class ClaudeCodeAgent(ExternalAgent):
             return {"IS_SANDBOX": "1"}
         return {}
 
-    def command(self, text: str) -> list[str]:
+    def command(self, text: str | None) -> list[str]:
+        """The command for one turn's `text`, or (None) for a process reading turns as
+        stream-json on its stdin."""
         cmd = [str(self.binary), "-p", "--model", self.model_spec.name]
+        if text is None:
+            cmd += ["--input-format", "stream-json"]
         cmd += ["--output-format", "stream-json", "--verbose"]
         cmd += ["--permission-mode", self.permission_mode, "--allowedTools", self.allowed_tools]
         if self.session_id is None:
@@ -60,7 +86,42 @@ class ClaudeCodeAgent(ExternalAgent):
             cmd += ["--session-id", self.session_id]
         else:
             cmd += ["--resume", self.session_id]
-        return [*cmd, "--", text]
+        return cmd if text is None else [*cmd, "--", text]
+
+    def run_turn(
+        self,
+        text: str,
+        deadline: float,
+        should_stop: Callable[[], bool],
+        clock: Callable[[], float] = time.monotonic,
+    ) -> AgentTurn:
+        if self.process == "turn":
+            return super().run_turn(text, deadline, should_stop, clock)
+        if self.home is None or self.workspace is None:
+            raise RuntimeError("ClaudeCodeAgent.run_turn before prepare()")
+        if self._live is None or self._live.gone:
+            self._started += 1
+            self._live = LongLivedProcess(
+                self.launchable(self.command(None)),
+                self.workspace,
+                self.environment(),
+                self.home / f"stderr-process-{self._started}.log",
+            )
+        message = {"type": "user", "message": {"role": "user", "content": text}}
+        result = self._live.turn(message, _is_result, deadline, should_stop, clock)
+        self.turns += 1
+        if result.stopped:
+            raise RunStopped
+        turn = self.parse(result)
+        turn.time_limit_hit = result.timed_out
+        if turn.error is None and result.returncode not in (0, None):
+            turn.error = self.failure(result, f"exited with code {result.returncode}")
+        return turn
+
+    def close(self) -> None:
+        if self._live is not None:
+            self._live.close()
+            self._live = None
 
     def transcript(self) -> Path | None:
         if self.home is None or self.session_id is None:
@@ -114,6 +175,14 @@ class ClaudeCodeAgent(ExternalAgent):
         elif result.returncode is not None:
             turn.error = self.failure(result, "ended without a result")
         return turn
+
+
+def _is_result(line: str) -> bool:
+    """The line that ends a turn: the `result` event (checked cheaply first, as every
+    event line passes here)."""
+    if '"result"' not in line:
+        return False
+    return any(e.get("type") == "result" for e in json_events([line]))
 
 
 def _add_blocks(message: dict, content: object, calls: dict[str, dict]) -> None:

@@ -35,7 +35,7 @@ class ProcessResult:
     seconds: float
 
 
-def _kill_group(proc: subprocess.Popen) -> None:
+def kill_group(proc: subprocess.Popen) -> None:
     with contextlib.suppress(ProcessLookupError, PermissionError):  # already gone
         os.killpg(proc.pid, signal.SIGKILL)
 
@@ -104,13 +104,13 @@ def run_agent_process(
                     continue
         finally:
             # Whatever happened, nothing of the group survives the turn.
-            _kill_group(proc)
+            kill_group(proc)
             proc.wait()
             reader.join(timeout=5)
     return ProcessResult(
         lines=lines,
         returncode=None if (timed_out or stopped) else proc.returncode,
-        stderr_tail=_tail(stderr_path),
+        stderr_tail=file_tail(stderr_path),
         timed_out=timed_out,
         stopped=stopped,
         seconds=clock() - started,
@@ -123,13 +123,13 @@ def _read_lines(proc: subprocess.Popen, lines: list[str]) -> None:
     for raw in iter(lambda: proc.stdout.readline(MAX_LINE_BYTES), b""):
         total += len(raw)
         if total > MAX_STDOUT_BYTES:
-            _kill_group(proc)  # an agent printing without end is stopped, not buffered
+            kill_group(proc)  # an agent printing without end is stopped, not buffered
             break
         lines.append(raw.decode("utf-8", "replace").rstrip("\n"))
     proc.stdout.close()
 
 
-def _tail(path: Path) -> str:
+def file_tail(path: Path) -> str:
     try:
         with open(path, "rb") as fh:
             fh.seek(0, os.SEEK_END)
