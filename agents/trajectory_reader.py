@@ -3,16 +3,27 @@ first bad one refused as one line of text naming the file, the line and the fiel
 
 A trajectories file may come from someone else, so reading it trusts nothing. Records
 are read either as `Trajectory` objects or, faster, as plain dicts validated against
-the same schema.
+the same schema; `record_chunks` reads the parts of a large file in several processes
+with the line rules of `numbered_records`.
 """
 
 from __future__ import annotations
 
 import functools
 import types
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
-from typing import Annotated, Any, Literal, NotRequired, TypeVar, Union, get_args, get_origin
+from typing import (
+    Annotated,
+    Any,
+    BinaryIO,
+    Literal,
+    NotRequired,
+    TypeVar,
+    Union,
+    get_args,
+    get_origin,
+)
 
 from orjson import JSONDecodeError
 from orjson import loads as _loads  # parses large files several times faster than json
@@ -39,7 +50,7 @@ def iter_trajectories(path: Path, warnings: list[str] | None = None) -> Iterator
     return _read(path, _as_trajectory, warnings)
 
 
-def iter_records(path: Path, warnings: list[str] | None = None) -> Iterator[dict]:
+def iter_records(path: Path, warnings: list[str] | None = None) -> RecordStream:
     """Stream a JSONL file as plain dicts, validated against the same schema as
     `Trajectory` (fields left out keep their absence; read them with `.get`).
 
@@ -49,7 +60,33 @@ def iter_records(path: Path, warnings: list[str] | None = None) -> Iterator[dict
     seen on an earlier line. Only a torn last line (no newline at its end, not parseable:
     a process killed mid-write) is skipped, with a warning appended to `warnings`.
     """
-    return _read(path, _as_record, warnings)
+    return RecordStream(path, warnings)
+
+
+class RecordStream(Iterator[dict]):
+    """The validated records of one file, read on first use.
+
+    Iterating reads the file line by line. A reader that needs only a summary of every
+    record can instead hand the untouched stream to `record_chunks.map_records`, which
+    reads parts of the file in several processes under the same rules.
+    """
+
+    def __init__(self, path: Path, warnings: list[str] | None = None) -> None:
+        self.path = path
+        self.warnings = warnings
+        self._records: Iterator[dict] | None = None
+
+    @property
+    def started(self) -> bool:
+        return self._records is not None
+
+    def __iter__(self) -> RecordStream:
+        return self
+
+    def __next__(self) -> dict:
+        if self._records is None:
+            self._records = _read(self.path, as_record, self.warnings)
+        return next(self._records)
 
 
 def read_trajectories(path: Path) -> tuple[list[Trajectory], list[str]]:
@@ -58,37 +95,57 @@ def read_trajectories(path: Path) -> tuple[list[Trajectory], list[str]]:
     return list(iter_trajectories(path, warnings)), warnings
 
 
-def _read(path: Path, validate: Callable[[dict], _T], warnings: list[str] | None) -> Iterator[_T]:
+def open_records(path: Path) -> BinaryIO:
+    """The file opened for reading; a missing or unreadable one is a `TrajectoryError`."""
     try:
-        fh = open(path, "rb")  # noqa: SIM115 - closed by the with below
+        return open(path, "rb")  # noqa: SIM115 - the caller closes it
     except FileNotFoundError:
         raise TrajectoryError(f"{path}: no such file") from None
     except OSError as exc:
         raise TrajectoryError(f"{path}: cannot read: {exc.strerror}") from None
-    with fh:
+
+
+def _read(path: Path, validate: Callable[[dict], _T], warnings: list[str] | None) -> Iterator[_T]:
+    with open_records(path) as fh:
         yield from _records(path, fh, validate, warnings)
 
 
-def _records(
-    path: Path, fh, validate: Callable[[dict], _T], warnings: list[str] | None
-) -> Iterator[_T]:
-    seen: dict[str, int] = {}  # run_id -> line
-    lines = ((n, line) for n, line in enumerate(fh, 1) if not line.isspace())
-    current = next(lines, None)
-    while current is not None:
-        number, line = current
-        following = next(lines, None)
+class LineRefused(Exception):
+    """A line that is not a readable record: its number and what is wrong with it."""
+
+    def __init__(self, number: int, problem: str) -> None:
+        super().__init__(number, problem)
+        self.number = number
+        self.problem = problem
+
+
+class TornLine(Exception):
+    """The last line is cut short (no newline, not parseable): a run killed mid-write."""
+
+    def __init__(self, number: int) -> None:
+        super().__init__(number)
+        self.number = number
+
+
+def numbered_records(
+    lines: Iterable[bytes], validate: Callable[[dict], _T]
+) -> Iterator[tuple[int, str, _T]]:
+    """(line number, run_id, record) for each non-blank line of `lines` (numbered from 1).
+
+    Raises `LineRefused` at the first line that is not a valid record, and `TornLine`
+    at a torn last line. Run ids are not compared here: the caller knows the lines
+    before (see `duplicate_text`)."""
+    for number, line in enumerate(lines, 1):
+        if line.isspace():
+            continue
         try:
             data = _loads(line)
         except JSONDecodeError as exc:
-            if following is None and not line.endswith(b"\n"):
-                if warnings is not None:
-                    warnings.append(
-                        f"{path}: line {number} is incomplete (interrupted run?); skipped"
-                    )
-                return
-            raise TrajectoryError(
-                f"{path}: line {number}: not valid JSON ({exc.msg} at character {exc.pos})"
+            # Only the file's last line can lack its newline.
+            if not line.endswith(b"\n"):
+                raise TornLine(number) from None
+            raise LineRefused(
+                number, f"not valid JSON ({exc.msg} at character {exc.pos})"
             ) from None
         problem = _unreadable(data)
         if problem is None:
@@ -97,15 +154,39 @@ def _records(
             except ValidationError as exc:
                 problem = _field_problem(exc)
         if problem is not None:
-            raise TrajectoryError(f"{path}: line {number}: {problem}")
-        run_id = data["run_id"]
-        if (first := seen.setdefault(run_id, number)) != number:
-            raise TrajectoryError(
-                f"{path}: line {number}: run_id {shown(run_id)} is also on line {first}: "
-                "the file was written twice for one run"
-            )
-        yield record
-        current = following
+            raise LineRefused(number, problem)
+        yield number, data["run_id"], record
+
+
+def refusal_text(path: Path, refused: LineRefused) -> str:
+    return f"{path}: line {refused.number}: {refused.problem}"
+
+
+def duplicate_text(path: Path, number: int, run_id: str, first: int) -> str:
+    return (
+        f"{path}: line {number}: run_id {shown(run_id)} is also on line {first}: "
+        "the file was written twice for one run"
+    )
+
+
+def torn_text(path: Path, number: int) -> str:
+    return f"{path}: line {number} is incomplete (interrupted run?); skipped"
+
+
+def _records(
+    path: Path, fh: BinaryIO, validate: Callable[[dict], _T], warnings: list[str] | None
+) -> Iterator[_T]:
+    seen: dict[str, int] = {}  # run_id -> line
+    try:
+        for number, run_id, record in numbered_records(fh, validate):
+            if (first := seen.setdefault(run_id, number)) != number:
+                raise TrajectoryError(duplicate_text(path, number, run_id, first))
+            yield record
+    except TornLine as torn:
+        if warnings is not None:
+            warnings.append(torn_text(path, torn.number))
+    except LineRefused as refused:
+        raise TrajectoryError(refusal_text(path, refused)) from None
 
 
 def _unreadable(data: object) -> str | None:
@@ -125,7 +206,8 @@ def _as_trajectory(data: dict) -> Trajectory:
     return Trajectory.model_validate(data, strict=True)
 
 
-def _as_record(data: dict) -> dict:
+def as_record(data: dict) -> dict:
+    """One parsed line validated as a record dict (see `iter_records`)."""
     return _RECORD.validate_python(data, strict=True)
 
 
