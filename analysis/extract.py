@@ -1,5 +1,6 @@
 """Trajectories -> turn columns (see `turn_columns`), with commit summaries redacted
-and whole turns kept only where a hook detector may run.
+and whole turns kept only where a hook detector may run. An untouched stream of a large
+file from `iter_records` is read in several processes (`record_chunks`).
 """
 
 from __future__ import annotations
@@ -7,8 +8,10 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable
 
 from stickiness.agents.git_commands import attempted_actions
+from stickiness.agents.record_chunks import map_records
 from stickiness.agents.redact import redact
 from stickiness.agents.trajectory import Trajectory
+from stickiness.agents.trajectory_reader import RecordStream
 from stickiness.analysis.claim_check import Review
 from stickiness.analysis.turn_columns import TurnColumns, reduce_records
 
@@ -53,7 +56,13 @@ def turn_table(
     (a model judge) corrects the claims and answers read from the replies of runs that
     probe the second axis.
     """
-    table = reduce_records(map(_as_record, trajectories), review)
+    # A judge's client and answer cache live in this process: with one, records are
+    # read here.
+    if isinstance(trajectories, RecordStream) and not trajectories.started and review is None:
+        parts = map_records(trajectories, reduce_records)
+    else:
+        parts = [reduce_records(map(_as_record, trajectories), review)]
+    table = parts[0] if len(parts) == 1 else TurnColumns.concat(parts)
     _keep_turns(table, keep_turns_for)
     # Model-written text bound for events.csv: no key in it, even from a file written
     # elsewhere.
