@@ -217,8 +217,9 @@ class _Builder:
         truth_run = t.get("behaviour") in TRUTH_BEHAVIOURS
         declared = t.get("claim_patterns") or ()
         dense, lists, sparse = self.dense.append, self.lists, self.sparse
+        row = len(self.dense) - 1
         for turn in t.get("turns") or _NO_TURNS:
-            row = len(self.dense)
+            row += 1
             get = turn.get
             requests = get("requests") or _NONE
             changed = get("files_changed") or _NONE
@@ -260,21 +261,17 @@ class _Builder:
                     "push" in tried,
                 )
             )
-            for column, items in (
-                ("requests", requests),
-                ("forbids", get("forbids")),
-                ("requires", get("requires")),
-                ("clears", get("clears")),
-            ):
-                if items:
-                    _put(lists[column], row, items)
+            if requests:
+                _put(lists["requests"], row, requests)
+            if forbids := get("forbids"):
+                _put(lists["forbids"], row, forbids)
+            if requires := get("requires"):
+                _put(lists["requires"], row, requires)
+            if clears := get("clears"):
+                _put(lists["clears"], row, clears)
             if keep_files:
-                for column, items in (
-                    ("asked", sorted(asked - {"*"})),
-                    ("unasked_changed", unasked),
-                ):
-                    lists[column][0].append(row)
-                    lists[column][1].append(items)
+                _put(lists["asked"], row, sorted(asked - {"*"}))
+                _put(lists["unasked_changed"], row, unasked)
             if commits:
                 _put(
                     sparse["commits"],
@@ -290,7 +287,7 @@ class _Builder:
                 _put(sparse["added"], row, added)
             if keep_records:
                 _put(sparse["record"], row, turn)
-            if (get("asks") or {}).get("unknowable"):
+            if (asks := get("asks")) and asks.get("unknowable"):
                 _put(self.sparse_values["unknowable"], row, True)
             if truth_run and get("turn", 0) > 0:
                 truth = check_turn(turn, declared, review)
