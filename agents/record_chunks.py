@@ -78,10 +78,11 @@ def map_records(stream: RecordStream, reduce: Reduce[_R], workers: int | None = 
                 fh.seek(0)
             return _merge(stream, [_read_part(fh, None, reduce)])
     ranges = list(zip(bounds, bounds[1:], strict=False))
-    return _in_workers(stream, ranges, reduce, min(_workers(workers), len(ranges)))
+    return _in_workers(stream, ranges, reduce, min(worker_count(workers), len(ranges)))
 
 
-def _workers(workers: int | None) -> int:
+def worker_count(workers: int | None = None) -> int:
+    """The number of worker processes `map_records` starts for a large file."""
     if workers is not None:
         return max(1, workers)
     if hasattr(os, "sched_getaffinity"):
@@ -90,7 +91,7 @@ def _workers(workers: int | None) -> int:
 
 
 def _part_count(size: int, workers: int | None) -> int:
-    n = _workers(workers)
+    n = worker_count(workers)
     if n < 2 or size < PARALLEL_BYTES:
         return 1
     return max(2, min(n * PARTS_PER_WORKER, size // MIN_PART_BYTES))
