@@ -20,7 +20,7 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-from stickiness.agents.external.process import MAX_LINE_BYTES, MAX_STDOUT_BYTES
+from stickiness.agents.external.process import MAX_LINE_BYTES, MAX_STDOUT_BYTES, start_piped
 from stickiness.agents.redact import redact
 
 POLL = 0.2  # seconds between checks for a stop request
@@ -89,16 +89,7 @@ class Channel:
         self, argv: list[str], workspace: Path, env: dict[str, str], stderr: Path, log: Logger
     ) -> None:
         self.log = log
-        with open(stderr, "ab") as err:
-            self.proc = subprocess.Popen(
-                argv,
-                cwd=workspace,
-                env=env | {"PWD": str(workspace)},
-                stdin=subprocess.PIPE,
-                stdout=subprocess.PIPE,
-                stderr=err,
-                start_new_session=True,
-            )
+        self.proc = start_piped(argv, workspace, env, stderr)
         self.inbox: queue.Queue = queue.Queue()
         self.received = 0  # bytes since the turn began
         self.flooded = False

@@ -256,6 +256,10 @@ class ExternalAgent:
             stderr_path=self.home / f"stderr-turn-{self.turns + 1}.log",
             clock=clock,
         )
+        return self.turn_from(result)
+
+    def turn_from(self, result: ProcessResult) -> AgentTurn:
+        """The turn a process's output makes, however the process was run."""
         self.turns += 1
         if result.stopped:
             raise RunStopped

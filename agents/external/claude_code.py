@@ -26,7 +26,6 @@ from stickiness.agents.external.base import AgentTurn, Cli, ExternalAgent
 from stickiness.agents.external.events import json_events, text_of
 from stickiness.agents.external.long_lived import LongLivedProcess
 from stickiness.agents.external.process import ProcessResult
-from stickiness.agents.loop import RunStopped
 from stickiness.agents.models.base import ModelSpecError
 
 CLAUDE_CODE = Cli("claude-code", "@anthropic-ai/claude-code", "2.1.332", "claude")
@@ -108,15 +107,7 @@ class ClaudeCodeAgent(ExternalAgent):
                 self.home / f"stderr-process-{self._started}.log",
             )
         message = {"type": "user", "message": {"role": "user", "content": text}}
-        result = self._live.turn(message, _is_result, deadline, should_stop, clock)
-        self.turns += 1
-        if result.stopped:
-            raise RunStopped
-        turn = self.parse(result)
-        turn.time_limit_hit = result.timed_out
-        if turn.error is None and result.returncode not in (0, None):
-            turn.error = self.failure(result, f"exited with code {result.returncode}")
-        return turn
+        return self.turn_from(self._live.turn(message, _is_result, deadline, should_stop, clock))
 
     def close(self) -> None:
         if self._live is not None:

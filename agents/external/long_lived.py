@@ -27,6 +27,7 @@ from stickiness.agents.external.process import (
     ProcessResult,
     file_tail,
     kill_group,
+    start_piped,
 )
 
 POLL = 0.2  # seconds between checks for a stop request
@@ -38,16 +39,7 @@ class LongLivedProcess:
 
     def __init__(self, argv: list[str], workspace: Path, env: dict[str, str], stderr: Path) -> None:
         self.stderr = stderr
-        with open(stderr, "ab") as err:
-            self.proc = subprocess.Popen(
-                argv,
-                cwd=workspace,
-                env=env | {"PWD": str(workspace)},
-                stdin=subprocess.PIPE,
-                stdout=subprocess.PIPE,
-                stderr=err,
-                start_new_session=True,
-            )
+        self.proc = start_piped(argv, workspace, env, stderr)
         self._lines: queue.Queue[str | None] = queue.Queue()
         self.received = 0  # bytes since the current turn began
         self.gone = False

@@ -61,6 +61,24 @@ def isolated(command: list[str], *, writable: Path, readable: list[Path]) -> lis
     return [*args, "--", *command]
 
 
+def start_piped(
+    argv: list[str], workspace: Path, env: dict[str, str], stderr: Path
+) -> subprocess.Popen:
+    """An agent process that reads its stdin and writes its stdout for as long as it
+    lives (a long-lived CLI, an ACP agent): its own session and process group, cwd and
+    PWD the workspace, stderr appended to `stderr`."""
+    with open(stderr, "ab") as err:
+        return subprocess.Popen(
+            argv,
+            cwd=workspace,
+            env=env | {"PWD": str(workspace)},
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=err,
+            start_new_session=True,
+        )
+
+
 def run_agent_process(
     command: list[str],
     *,
