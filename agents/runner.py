@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 
+from stickiness.agents.call_limits import CallLimits, slot
 from stickiness.agents.external import ExternalAgent
 from stickiness.agents.harness import Harness, get_harness
 from stickiness.agents.loop import RunStopped, build_agent
@@ -80,6 +81,8 @@ class RunOptions:
     clock: Callable[[], float] = time.monotonic
     # Where an agent CLI's own transcript of each run is copied (None: not kept).
     transcripts: Path | None = None
+    # Model calls in flight per provider, shared by every run of the plan (None: no limit).
+    limits: CallLimits | None = None
 
 
 @dataclass(frozen=True)
@@ -160,7 +163,9 @@ def _loop_player(model, box: Sandbox, harness: Harness, options: RunOptions, pri
     return play
 
 
-def _agent_player(agent: ExternalAgent, box: Sandbox, options: RunOptions, price) -> Player:
+def _agent_player(
+    agent: ExternalAgent, provider: str, box: Sandbox, options: RunOptions, price
+) -> Player:
     """Turns through an agent CLI, which keeps its own conversation (its session)."""
     if agent.prepare(box.root, box.root.parent):
         # The setup's project files (CLAUDE.md, AGENTS.md) are part of the starting
@@ -170,14 +175,16 @@ def _agent_player(agent: ExternalAgent, box: Sandbox, options: RunOptions, price
         box.git("push", "--quiet", "origin", "HEAD:refs/heads/main")
 
     def play(text: str) -> TurnOutcome:
-        return agent_turn(
-            agent,
-            text,
-            deadline=options.clock() + options.turn_timeout,
-            should_stop=options.stop.is_set,
-            clock=options.clock,
-            price=price,
-        )
+        # The CLI makes its own calls: a whole turn holds the provider's slot.
+        with slot(options.limits, provider, options.stop.is_set):
+            return agent_turn(
+                agent,
+                text,
+                deadline=options.clock() + options.turn_timeout,
+                should_stop=options.stop.is_set,
+                clock=options.clock,
+                price=price,
+            )
 
     return play
 
@@ -215,7 +222,15 @@ def run_one(spec: RunSpec, options: RunOptions | None = None) -> Trajectory:
     try:
         scenario, values = spec.scenario.render(spec.seed)
         phrasings = draw_phrasings(scenario, spec.seed)
-        raw = create_model(spec.model, scenario, spec.seed, options.call, options.cache)
+        raw = create_model(
+            spec.model,
+            scenario,
+            spec.seed,
+            options.call,
+            options.cache,
+            options.limits,
+            options.stop.is_set,
+        )
         if isinstance(raw, ExternalAgent):
             # The agent brings its own prompt and tools: it is its own harness.
             model, harness_name, system_prompt = raw, raw.harness, AGENT_SYSTEM_PROMPT
@@ -233,7 +248,7 @@ def run_one(spec: RunSpec, options: RunOptions | None = None) -> Trajectory:
             workspace_source = vars(box.source) if box.source else None
             try:
                 if isinstance(model, ExternalAgent):
-                    play = _agent_player(model, box, options, price)
+                    play = _agent_player(model, spec.model.provider, box, options, price)
                 else:
                     play = _loop_player(model, box, harness, options, price)
                 state = RepoState.initial(box)
@@ -275,6 +290,29 @@ def run_one(spec: RunSpec, options: RunOptions | None = None) -> Trajectory:
     }
     if getattr(model, "retried", 0):
         usage["retried_calls"] = model.retried
+    return _trajectory(
+        spec,
+        scenario,
+        values,
+        simulated=simulated,
+        model_settings=model_settings,
+        harness=harness_name,
+        system_prompt=system_prompt,
+        agent_session=session,
+        workspace=workspace,
+        workspace_source=workspace_source,
+        started_at=started,
+        status=status,
+        error=error,
+        error_kind=error_kind,
+        usage=usage,
+        cost_usd=None if None in costs else sum(costs),
+        turns=turns,
+    )
+
+
+def _trajectory(spec: RunSpec, scenario: Scenario, values: dict, **played) -> Trajectory:
+    """The record of a run: what the plan and the scenario say, and what was `played`."""
     return Trajectory(
         run_id=spec.run_id,
         scenario=spec.scenario.id,
@@ -290,22 +328,28 @@ def run_one(spec: RunSpec, options: RunOptions | None = None) -> Trajectory:
         kind=spec.scenario.kind,
         control=spec.scenario.control,
         model=str(spec.model),
-        simulated=simulated,
-        model_settings=model_settings,
-        harness=harness_name,
-        system_prompt=system_prompt,
-        agent_session=session,
         seed=spec.seed,
         repeat=spec.repeat,
         versions=tool_versions(),
-        workspace=workspace,
-        workspace_source=workspace_source,
-        started_at=started,
         finished_at=_now(),
-        status=status,
-        error=error,
-        error_kind=error_kind,
-        usage=usage,
-        cost_usd=None if None in costs else sum(costs),
-        turns=turns,
+        **played,
+    )
+
+
+def unplayed_run(spec: RunSpec, error: str, attempts: int) -> Trajectory:
+    """A run that no attempt could play to its end (its worker was lost each time): a
+    transient error, so that `--resume` plays it again."""
+    harness = get_harness(spec.harness)
+    return _trajectory(
+        spec,
+        spec.scenario,
+        {},
+        simulated=spec.model.provider == "sim",
+        harness=harness.name,
+        system_prompt=harness.system_prompt,
+        started_at=_now(),
+        status="error",
+        error=clip_error(error),
+        error_kind="transient",
+        attempts=attempts,
     )

@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor, as_completed, wait
 from pathlib import Path
+from typing import Protocol
 
 from stickiness.agents.loop import RunStopped
 from stickiness.agents.retry import backoff_delay
@@ -30,6 +31,23 @@ class RunsInterrupted(KeyboardInterrupt):
         super().__init__()
         self.settled = settled
         self.dropped = dropped
+
+
+class Executor(Protocol):
+    """Plays runs somewhere other than this process's threads (a Ray cluster), handing
+    each finished run to `record` in the calling thread."""
+
+    def prepare(self, specs: list[RunSpec], options: RunOptions, concurrency: int) -> None:
+        """Get ready for a plan of these specs (start and check workers), once."""
+
+    def run(
+        self,
+        specs: list[RunSpec],
+        record: Callable[[Trajectory], None],
+        options: RunOptions,
+        concurrency: int,
+        grace: float,
+    ) -> None: ...
 
 
 def play_with_retries(spec: RunSpec, options: RunOptions) -> Trajectory | None:
@@ -60,20 +78,38 @@ def run_all(
     concurrency: int = 1,
     on_done: Callable[[Trajectory], None] | None = None,
     grace: float = STOP_GRACE,
+    executor: Executor | None = None,
 ) -> list[Trajectory]:
     """Run the specs, `concurrency` at a time, recording each finished run at once.
 
     `out` is an open store, or a trajectories file to open (and lock) for the call. On
     KeyboardInterrupt (Ctrl-C, or SIGTERM turned into it by the caller): no new runs
     start, runs in flight stop at their next step and are not recorded, every finished
-    run is kept; `RunsInterrupted` is raised once they settled or `grace` ran out."""
+    run is kept; `RunsInterrupted` is raised once they settled or `grace` ran out.
+    With an `executor`, the runs are played there and recorded here, by the same rules."""
     if not isinstance(out, RunStore):
         with RunStore(out) as store:
             return run_all(
-                specs, store, options, concurrency=concurrency, on_done=on_done, grace=grace
+                specs,
+                store,
+                options,
+                concurrency=concurrency,
+                on_done=on_done,
+                grace=grace,
+                executor=executor,
             )
     options = options or RunOptions()
     done: list[Trajectory] = []
+    if executor is not None:
+
+        def record(trajectory: Trajectory) -> None:
+            out.append(trajectory)
+            done.append(trajectory)
+            if on_done:
+                on_done(trajectory)
+
+        executor.run(specs, record, options, concurrency, grace)
+        return done
 
     def one(spec: RunSpec) -> Trajectory | None:
         trajectory = play_with_retries(spec, options)

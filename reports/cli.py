@@ -12,6 +12,7 @@ from stickiness.agents.harness import HarnessError
 from stickiness.agents.leftovers import remove_stale_sandboxes
 from stickiness.agents.models import ModelSpecError
 from stickiness.agents.pricing import PriceError
+from stickiness.agents.ray_executor import ExecutorError
 from stickiness.agents.redact import redact
 from stickiness.agents.trajectory import TrajectoryError
 from stickiness.analysis.claims_judge import ClaimsJudgeError
@@ -27,6 +28,7 @@ from stickiness.reports.analysis_commands import (
     cmd_analyse,
     cmd_report,
 )
+from stickiness.reports.executor_options import check_executor_options
 from stickiness.reports.export_command import add_export_parser
 from stickiness.reports.import_command import add_import_parser
 from stickiness.reports.run_command import (
@@ -38,6 +40,7 @@ from stickiness.reports.run_command import (
 from stickiness.scenarios import ScenarioError
 
 USER_ERRORS = (
+    ExecutorError,
     ClaimsJudgeError,
     GateError,
     PriceError,
@@ -197,6 +200,9 @@ def main(argv: list[str] | None = None) -> int:
             "--turn-timeout positive",
             style="red",
         )
+        return 2
+    if hasattr(args, "executor") and (problem := check_executor_options(args)):
+        console.print(f"error: {problem}", style="red", markup=False)
         return 2
     try:
         return args.func(args, console)

@@ -23,6 +23,7 @@ from stickiness.analysis.gate import REGRESSION, GateError, GateResult, gate
 from stickiness.analysis.observe import HookPolicy, observe, trusted_hooks
 from stickiness.analysis.sequential_gate import sequential_gate
 from stickiness.reports.analysis_commands import hooks_from, print_warnings
+from stickiness.reports.executor_options import executor_for
 from stickiness.reports.html import write_report
 from stickiness.reports.interrupts import report_interrupted, stop_on_signals
 from stickiness.reports.progress import run_progress
@@ -178,7 +179,10 @@ def cmd_compare(args: argparse.Namespace, console: Console, default_scenarios) -
     ):
         stores = {"baseline": base_store, "candidate": cand_store}
         try:
-            result, done = _compare_batches(args, console, specs, scenarios, stores, options, out)
+            with executor_for(args) as executor:
+                result, done = _compare_batches(
+                    args, console, specs, scenarios, stores, options, out, executor
+                )
         except RunsInterrupted as exc:
             hint = "stickiness compare ... --out NEW_DIR (add --cache DIR to replay paid calls)"
             return report_interrupted(
@@ -203,8 +207,13 @@ def cmd_compare(args: argparse.Namespace, console: Console, default_scenarios) -
     return result.exit_code
 
 
-def _compare_batches(args, console, specs, scenarios, stores, options, out):
+def _compare_batches(args, console, specs, scenarios, stores, options, out, executor):
     """Play batches of repeats on both sides and gate after each; (result, repeats)."""
+    if executor is not None:
+        # Workers are started once, checked for both sides' models.
+        executor.prepare(
+            plan_runs(scenarios, list(specs.values()), 1, args.seed), options, args.concurrency
+        )
     batch = args.batch if args.until_decided else args.repeats
     done, result = 0, None
     limit = args.max_runs if args.until_decided else batch
@@ -215,7 +224,14 @@ def _compare_batches(args, console, specs, scenarios, stores, options, out):
             todo = [s for s in plan if s.repeat >= done]
             console.print(escape(f"{side}: {spec}, repeats {done + 1}..{done + step}"))
             with run_progress(console, len(todo)) as advance:
-                run_all(todo, stores[side], options, concurrency=args.concurrency, on_done=advance)
+                run_all(
+                    todo,
+                    stores[side],
+                    options,
+                    concurrency=args.concurrency,
+                    on_done=advance,
+                    executor=executor,
+                )
         done += step
         hooks = trusted_hooks(scenarios)
         base, cand = _events(out / "baseline", hooks), _events(out / "candidate", hooks)

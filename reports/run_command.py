@@ -35,6 +35,11 @@ from stickiness.reports.analysis_commands import (
     check_judge_option,
     settings_from,
 )
+from stickiness.reports.executor_options import (
+    add_executor_options,
+    executor_for,
+    local_limits,
+)
 from stickiness.reports.interrupts import report_interrupted, stop_on_signals
 from stickiness.reports.progress import run_progress
 from stickiness.scenarios import builtin_scenario_dir, load_scenarios
@@ -151,6 +156,7 @@ def run_options(args: argparse.Namespace, **extra) -> RunOptions:
         run_retries=args.run_retries,
         cache=ResponseCache(Path(args.cache)) if args.cache else None,
         prices=load_prices(Path("pyproject.toml")),
+        limits=local_limits(args),
         **extra,
     )
 
@@ -196,7 +202,8 @@ def cmd_run(args: argparse.Namespace, console: Console) -> int:
             + f" -> {escape(str(out_file))}"
         )
         try:
-            _play(todo, store, options, args.concurrency, console)
+            with executor_for(args) as executor:
+                _play(todo, store, options, args.concurrency, console, executor)
         except RunsInterrupted as exc:
             return report_interrupted(console, exc, out_file, resume_hint, signals.exit_code)
     trajectories, _ = read_trajectories(out_file) if out_file.exists() else ([], [])
@@ -214,9 +221,9 @@ def cmd_run(args: argparse.Namespace, console: Console) -> int:
     return code
 
 
-def _play(todo, store: RunStore, options: RunOptions, concurrency: int, console) -> None:
+def _play(todo, store: RunStore, options: RunOptions, concurrency: int, console, executor) -> None:
     with run_progress(console, len(todo)) as advance:
-        run_all(todo, store, options, concurrency=concurrency, on_done=advance)
+        run_all(todo, store, options, concurrency=concurrency, on_done=advance, executor=executor)
 
 
 def add_call_options(parser: argparse.ArgumentParser) -> None:
@@ -264,6 +271,7 @@ def add_call_options(parser: argparse.ArgumentParser) -> None:
         help="cache model responses on disk, keyed on the exact request: "
         "re-runs with the same seeds cost nothing",
     )
+    add_executor_options(parser)
 
 
 def add_run_parser(sub) -> None:

@@ -51,8 +51,11 @@ def create_model(
     seed: int,
     options: CallOptions | None = None,
     cache: ResponseCache | None = None,
+    limits=None,
+    should_stop=lambda: False,
 ) -> ModelAdapter:
-    """A fresh adapter for one run (real adapters share their SDK client)."""
+    """A fresh adapter for one run (real adapters share their SDK client). With
+    `limits` (a `CallLimits`), each request sent holds a slot of its provider."""
     if spec.provider == "sim":
         return SimModel(spec, scenario, seed)
     if spec.provider in AGENT_PROVIDERS:
@@ -70,6 +73,10 @@ def create_model(
         model = AnthropicMessagesModel(settings)
     else:
         raise ModelSpecError(f"model {spec}: unknown provider {spec.provider!r}")
+    if limits is not None and limits.limited(spec.provider):
+        from stickiness.agents.call_limits import LimitedModel
+
+        model = LimitedModel(model, limits, should_stop)
     return CachedModel(model, cache) if cache is not None else model
 
 

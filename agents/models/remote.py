@@ -62,6 +62,18 @@ class RemoteSettings:
         }
 
 
+def spec_variables(spec: ModelSpec, env: Mapping[str, str] | None = None) -> dict[str, str]:
+    """The environment variables a spec reads, with their values here: its key variable
+    and its provider's base-URL variable, those that are set. Nothing for `sim`."""
+    if spec.provider not in DEFAULTS:
+        return {}
+    env = os.environ if env is None else env
+    base_var, _, default_key_var = DEFAULTS[spec.provider]
+    key_var = spec.param("key_env", default_key_var)
+    names = [base_var] + ([] if key_var.lower() == "none" else [key_var])
+    return {name: env[name] for name in names if env.get(name)}
+
+
 def resolve(
     spec: ModelSpec,
     options: CallOptions,
