@@ -81,14 +81,60 @@ class Resampled:
     slots: Slots
 
 
+# Runs drawn per block of copies: the block's draws, counts and products stay in the CPU's
+# caches instead of being written to and read back from memory several times over.
+_BLOCK_DRAWS = 1 << 17
+# Sums of whole numbers stay exact below this, in any order of adding them up.
+_EXACT = 2.0**53
+
+
+def _distinct_rows(values: np.ndarray) -> tuple[np.ndarray, np.ndarray] | None:
+    """The distinct rows of `values` and each row's index among them, when every column
+    holds whole numbers small enough that summing by distinct row instead of by run
+    gives the same floats; None otherwise."""
+    k = values.shape[0]
+    if k == 0 or not np.all(np.isfinite(values)) or not np.array_equal(values, np.trunc(values)):
+        return None
+    # -0.0 equals 0.0, and would be summed as whichever of them stood for both.
+    if float(np.abs(values).max()) * k >= _EXACT or np.signbit(values[values == 0]).any():
+        return None
+    # A row's key built column by column, renumbered after each so it stays below k:
+    # sorting whole rows (np.unique(axis=0)) costs more than the resampling it saves.
+    key = np.zeros(k, dtype=np.intp)
+    for column in values.T:
+        uniques, codes = np.unique(column, return_inverse=True)
+        key = np.unique(key * len(uniques) + codes, return_inverse=True)[1]
+    first = np.unique(key, return_index=True)[1]
+    return values[first], key
+
+
 def _resample_runs(values: np.ndarray, copies: int, rng: np.random.Generator) -> np.ndarray:
     """`copies` bootstrap resamples of the rows of `values`, each summed: (copies, m)."""
     k = values.shape[0]
-    picks = rng.integers(0, k, size=(copies, k))
-    # Count how often each run was drawn per copy, then one matrix product sums them.
-    flat = picks + (np.arange(copies) * k)[:, None]
-    counts = np.bincount(flat.ravel(), minlength=copies * k).reshape(copies, k)
-    return counts @ values
+    distinct = _distinct_rows(values)
+    if distinct is None:
+        picks = rng.integers(0, k, size=(copies, k))
+        # Count how often each run was drawn per copy, then one matrix product sums them.
+        flat = picks + (np.arange(copies) * k)[:, None]
+        counts = np.bincount(flat.ravel(), minlength=copies * k).reshape(copies, k)
+        return counts @ values
+    # Runs of one scenario mostly share a few rows of counts: count the draws of each
+    # distinct row, and the product is over those few rows instead of every run.
+    # Drawn block by block, the picks are the same numbers as drawn all at once.
+    rows, which = distinct
+    u = rows.shape[0]
+    which = which.astype(np.intp, copy=False)
+    out = np.empty((copies, values.shape[1]))
+    step = max(1, _BLOCK_DRAWS // max(k, 1))
+    offsets = np.arange(step, dtype=np.intp)[:, None] * u
+    for start in range(0, copies, step):
+        n = min(step, copies - start)
+        picks = rng.integers(0, k, size=(n, k))
+        flat = which[picks]
+        flat += offsets[:n]
+        counts = np.bincount(flat.ravel(), minlength=n * u).reshape(n, u)
+        out[start : start + n] = counts @ rows
+    return out
 
 
 def cluster_bootstrap(

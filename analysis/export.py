@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import threading
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -10,6 +11,7 @@ from pathlib import Path
 import pandas as pd
 
 from stickiness.analysis.claim_check import Review
+from stickiness.analysis.events_csv import write_events_csv
 from stickiness.analysis.headline import Headline, headline
 from stickiness.analysis.metrics import ModelMetrics, analyse, per_phrasing
 from stickiness.analysis.observed import BASELINE_CAVEAT, ESTIMATED_FIGURES, is_observed
@@ -65,24 +67,65 @@ def _plain(value: object) -> object:
     return value.item() if hasattr(value, "item") else str(value)
 
 
+class EventsCsv:
+    """events.csv, written by a thread from the moment this is made: made before the
+    metrics are computed, the writing overlaps with them (numpy lets go of the
+    interpreter for most of the bootstrap's work). `events` must not change meanwhile."""
+
+    def __init__(self, out_dir: Path, events: pd.DataFrame) -> None:
+        out_dir.mkdir(parents=True, exist_ok=True)
+        self.path = out_dir / "events.csv"
+        self._error: BaseException | None = None
+        self._thread = threading.Thread(
+            target=self._write, args=(events,), name="events.csv", daemon=True
+        )
+        self._thread.start()
+
+    def _write(self, events: pd.DataFrame) -> None:
+        try:
+            write_events_csv(events, self.path)
+        except BaseException as exc:  # raised again in the caller's thread, by `wait`
+            self._error = exc
+
+    def join(self) -> None:
+        self._thread.join()
+
+    def wait(self) -> Path:
+        """The file's path once written; what writing it raised, raised here."""
+        self._thread.join()
+        if self._error is not None:
+            raise self._error
+        return self.path
+
+
 def write_outputs(
     out_dir: Path,
     events: pd.DataFrame,
     models: list[ModelMetrics],
     settings: AnalysisSettings,
     answer: Headline | None = None,
+    events_csv: EventsCsv | None = None,
 ) -> tuple[Path, Path]:
+    """events.csv and metrics.json in `out_dir`. `events_csv`: the same table's file
+    already being written (see `EventsCsv`); else it is written here, beside the
+    metrics document."""
     out_dir.mkdir(parents=True, exist_ok=True)
-    events_path, metrics_path = out_dir / "events.csv", out_dir / "metrics.json"
-    events.to_csv(events_path, index=False)
-    document = metrics_document(models, settings, per_phrasing(events))
-    if answer is not None:
-        document["headline"] = answer.as_dict()
-    if not events.empty and is_observed(events).any():
-        document["imported_sessions"] = {
-            "baseline": BASELINE_CAVEAT,
-            "clusters": "sessions (turns after a request against turns before any)",
-            "estimated": ESTIMATED_FIGURES,
-        }
-    metrics_path.write_text(json.dumps(document, indent=2, default=_plain) + "\n", encoding="utf-8")
+    metrics_path = out_dir / "metrics.json"
+    csv = events_csv or EventsCsv(out_dir, events)
+    try:
+        document = metrics_document(models, settings, per_phrasing(events))
+        if answer is not None:
+            document["headline"] = answer.as_dict()
+        if not events.empty and is_observed(events).any():
+            document["imported_sessions"] = {
+                "baseline": BASELINE_CAVEAT,
+                "clusters": "sessions (turns after a request against turns before any)",
+                "estimated": ESTIMATED_FIGURES,
+            }
+        text = json.dumps(document, indent=2, default=_plain) + "\n"
+    except BaseException:
+        csv.join()  # not left writing behind the caller's back; this error comes first
+        raise
+    events_path = csv.wait()
+    metrics_path.write_text(text, encoding="utf-8")
     return events_path, metrics_path

@@ -15,6 +15,7 @@ from __future__ import annotations
 import gc
 from collections.abc import Iterable
 from dataclasses import dataclass
+from itertools import chain
 
 import numpy as np
 
@@ -173,8 +174,8 @@ _DENSE = [
     "push_attempted",
 ]
 _NONE: tuple = ()
-_NO_FILES: frozenset[str] = frozenset()
 _NO_TURNS = [_EMPTY_TURN]
+_MAX_SCOPES = 4096
 
 
 class _Builder:
@@ -193,6 +194,20 @@ class _Builder:
         self.sparse_values: dict[str, tuple[list[int], list]] = {
             k: ([], []) for k in ("false_claims", "unknowable", "looked")
         }
+        self.scopes: dict[tuple, tuple[frozenset, tuple]] = {}
+
+    def _scope(self, requests: list[str], changed: list[str]) -> tuple[frozenset, tuple]:
+        """(files the turn asks to edit, files changed that it did not ask for).
+        Turns mostly repeat a few of these pairs: each is worked out once."""
+        key = (*requests, None, *changed)
+        found = self.scopes.get(key)
+        if found is None:
+            asked = frozenset(r[5:] for r in requests if r.startswith("edit:"))
+            found = (asked, tuple(f for f in changed if f not in asked))
+            if len(self.scopes) >= _MAX_SCOPES:
+                self.scopes.clear()
+            self.scopes[key] = found
+        return found
 
     def add(self, t: dict, review: Review | None) -> None:
         index = len(self.runs)
@@ -223,19 +238,20 @@ class _Builder:
             get = turn.get
             requests = get("requests") or _NONE
             changed = get("files_changed") or _NONE
-            asked = {r[5:] for r in requests if r.startswith("edit:")} if requests else _NO_FILES
-            unasked = [f for f in changed if f not in asked] if asked else changed
+            asked, unasked = self._scope(requests, changed)
             overuse, texts, tried = 0, [], _NONE
             for m in get("messages") or _NONE:
                 if m.get("role") != "assistant":
                     continue
                 if keep_reply and m.get("content"):
                     texts.append(m["content"])
-                for c in m.get("tool_calls") or _NONE:
-                    name = c["name"]
-                    overuse += name in OVERUSE_TOOLS
-                    if name in _GIT_CALLS:
-                        tried = {*tried, *attempted_actions(c)}
+                if calls := m.get("tool_calls"):
+                    for c in calls:
+                        name = c["name"]
+                        if name in OVERUSE_TOOLS:
+                            overuse += 1
+                        if name in _GIT_CALLS:
+                            tried = {*tried, *attempted_actions(c)}
             commits = get("commits") or _NONE
             # Edit scope: "*" lets the agent touch anything; files a detector watches
             # (the previous task's, say) are that detector's business, not scope's.
@@ -305,7 +321,7 @@ class _Builder:
         shared: dict[str, str] = {}
         share = shared.setdefault
         runs = {
-            key: [share(v, v) if type(v) is str else v for v in column]
+            key: _shared(share, column, key)
             for key, column in zip(RUN_FIELDS, _transposed(self.runs, len(RUN_FIELDS)), strict=True)
         }
         columns = dict(zip(_DENSE, _transposed(self.dense, len(_DENSE)), strict=True))
@@ -319,8 +335,8 @@ class _Builder:
         lists = {}
         for k, (rows, found) in self.lists.items():
             lengths = np.zeros(n, dtype=np.int64)
-            lengths[rows] = [len(items) for items in found]
-            lists[k] = (lengths, [share(v, v) for items in found for v in items])
+            lengths[rows] = list(map(len, found))
+            lists[k] = (lengths, _shared(share, list(chain.from_iterable(found)), k))
         return TurnColumns(
             runs=runs,
             detectors=self.detectors,
@@ -330,6 +346,15 @@ class _Builder:
             lists=lists,
             sparse={k: (np.array(rows, dtype=np.int64), v) for k, (rows, v) in self.sparse.items()},
         )
+
+
+def _shared(share, column: tuple | list, key: str) -> list:
+    """`column` with its texts shared (the first of equal texts stands for all of them)."""
+    if key == "run_id":  # unique: nothing to share
+        return list(column)
+    if set(map(type, column)) <= {str}:
+        return list(map(share, column, column))
+    return [share(v, v) if type(v) is str else v for v in column]
 
 
 def _put(column: tuple[list[int], list], row: int, value: object) -> None:

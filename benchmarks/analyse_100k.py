@@ -1,6 +1,6 @@
 """Analyser scale benchmark: synthesise N trajectories (6 turns each) and analyse them.
 
-  python benchmarks/analyse_100k.py [--runs 100000] [--draws 2000]
+  python benchmarks/analyse_100k.py [--runs 100000] [--draws 2000] [--file F] [--out D]
 
 Synthesis (not timed against the target) writes realistic JSONL records: transcripts
 with tool calls and results, commits, pushes, diffs, for 16 scenarios in four families
@@ -187,19 +187,37 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--runs", type=int, default=100_000)
     parser.add_argument("--draws", type=int, default=2000)
+    parser.add_argument(
+        "--file",
+        type=Path,
+        help="trajectories to analyse: synthesised there when missing, reused when present "
+        "(synthesis takes longer than the analysis; --runs then only names the file's size)",
+    )
+    parser.add_argument(
+        "--out", type=Path, help="keep events.csv and metrics.json in this folder, to compare"
+    )
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
-        path = Path(tmp) / "trajectories.jsonl"
+        path = args.file or Path(tmp) / "trajectories.jsonl"
+        out_dir = args.out or Path(tmp)
         t0 = time.perf_counter()
-        synthesise(path, args.runs)
+        size = path.stat().st_size / 2**20 if args.file and path.exists() else None
+        if size is None:
+            synthesise(path, args.runs)
         t1 = time.perf_counter()
-        size = path.stat().st_size / 2**20
-        print(f"synthesised {args.runs:,} runs x {TURNS} turns: {size:,.0f} MiB in {t1 - t0:.1f} s")
+        if size is not None:
+            print(f"reused {path}: {size:,.0f} MiB")
+        else:
+            size = path.stat().st_size / 2**20
+            print(
+                f"synthesised {args.runs:,} runs x {TURNS} turns: {size:,.0f} MiB "
+                f"in {t1 - t0:.1f} s"
+            )
         events = observe(iter_records(path))
         t2 = time.perf_counter()
         models = analyse(events, draws=args.draws)
         t3 = time.perf_counter()
-        write_outputs(Path(tmp), events, models, AnalysisSettings(args.draws, 0, 0.95, Policy()))
+        write_outputs(out_dir, events, models, AnalysisSettings(args.draws, 0, 0.95, Policy()))
         t4 = time.perf_counter()
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20  # KiB -> GiB
     # The largest worker; workers live only while the file is read.
