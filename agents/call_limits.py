@@ -94,11 +94,13 @@ class LimitedModel:
     """Wraps a real adapter: each request it sends holds a slot of its provider.
     Placed under the response cache, so a cached reply takes no slot."""
 
-    def __init__(self, inner, limits: CallLimits, should_stop: Callable[[], bool]) -> None:
+    def __init__(
+        self, inner, provider: str, limits: CallLimits, should_stop: Callable[[], bool]
+    ) -> None:
         self.inner = inner
         self.spec = inner.spec
         self.simulated = inner.simulated
-        self._limits, self._should_stop = limits, should_stop
+        self._provider, self._limits, self._should_stop = provider, limits, should_stop
 
     def __getattr__(self, name: str):
         # `settings`, `request` and the rest, as the cache and the runner expect them.
@@ -108,5 +110,5 @@ class LimitedModel:
         return self.inner.describe()
 
     def complete(self, messages: list[dict], tools: list[dict]) -> ModelReply:
-        with slot(self._limits, self.spec.provider, self._should_stop):
+        with slot(self._limits, self._provider, self._should_stop):
             return self.inner.complete(messages, tools)

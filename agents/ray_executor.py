@@ -81,6 +81,7 @@ class _Worker:
     name: str
     threads: int
     where: str = "?"
+    pid: int | None = None
     busy: int = 0
     alive: bool = True
 
@@ -185,7 +186,7 @@ class RayExecutor:
             except self.ray.exceptions.RayError as exc:
                 problems.append(f"{worker.name}: could not start: {_first_line(exc)}")
                 continue
-            worker.where = f"{found['host']} pid {found['pid']}"
+            worker.where, worker.pid = f"{found['host']} pid {found['pid']}", found["pid"]
             problems += [f"{worker.name} on {worker.where}: {p}" for p in found["problems"]]
         if problems:
             for w in started:
@@ -276,12 +277,17 @@ class RayExecutor:
         except ray.exceptions.RayActorError as exc:
             self.lost += 1
             losses[spec.run_id] += 1
-            self._lose(worker)
             if losses[spec.run_id] >= MAX_LOSSES:
                 message = f"WorkerLost: its worker was lost {MAX_LOSSES} times; last: "
                 record(unplayed_run(spec, message + _first_line(exc), losses[spec.run_id]))
             else:
                 todo.appendleft(spec)  # first in line: it was started before the rest
+            self._lose(worker)
+            if todo and not any(w.alive for w in self.workers):
+                raise ExecutorError(
+                    f"every Ray worker was lost (the last: {worker.name} on {worker.where}); "
+                    "the runs recorded so far are kept: `--resume` plays the rest"
+                ) from None
             return
         except ray.exceptions.RayError as exc:
             raise ExecutorError(f"run {spec.run_id} failed on {worker.name}: {exc}") from None
@@ -304,21 +310,16 @@ class RayExecutor:
         return trajectory.model_copy(update={"agent_session": session})
 
     def _lose(self, worker: _Worker) -> None:
-        """`worker` died: give back the slots it held and start another in its place."""
+        """`worker` died: give back the slots it held and start another in its place,
+        while the budget of replacements lasts."""
         if not worker.alive:
             return
         worker.alive = False
         if self._limiter is not None:
             self.ray.get(self._limiter.release_all.remote(worker.name))
-        if self._replacements <= 0:
-            if not any(w.alive for w in self.workers):
-                raise ExecutorError(
-                    f"every Ray worker was lost (the last: {worker.name} on {worker.where}); "
-                    "the runs recorded so far are kept: `--resume` plays the rest"
-                )
-            return
-        self._replacements -= 1
-        self.workers += self._start(1, worker.threads, *self._plan)
+        if self._replacements > 0:
+            self._replacements -= 1
+            self.workers += self._start(1, worker.threads, *self._plan)
 
     def _interrupt(self, flying: dict, record, grace: float) -> None:
         from stickiness.agents.scheduler import RunsInterrupted

@@ -17,7 +17,7 @@ from stickiness.agents.models import ModelSpec, ModelSpecError, check_model
 from stickiness.agents.redact import redact
 from stickiness.agents.run_store import TRAJECTORIES, RunStore
 from stickiness.agents.runner import RunOptions, plan_runs
-from stickiness.agents.scheduler import play_with_retries
+from stickiness.agents.scheduler import play_with_retries, run_all
 from stickiness.agents.trajectory import Trajectory, TrajectoryError
 from stickiness.agents.trajectory_reader import iter_records
 from stickiness.analysis.gate import REGRESSION
@@ -77,6 +77,20 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         help="with --baseline: allowed rise in fault rate (default 0.05)",
     )
     group.addoption(
+        "--executor",
+        choices=("local", "ray"),
+        default="local",
+        dest="stickiness_executor",
+        help="where runs are played: here, one after another (default), or on a Ray cluster, "
+        "an item's repeats at once (needs pip install 'stickiness[ray]')",
+    )
+    group.addoption(
+        "--ray-address",
+        metavar="ADDRESS",
+        dest="stickiness_ray_address",
+        help="with --executor ray: the cluster (default: a Ray started on this machine)",
+    )
+    group.addoption(
         "--stickiness-out",
         metavar="DIR",
         dest="stickiness_out",
@@ -118,6 +132,7 @@ def pytest_configure(config: pytest.Config) -> None:
         "baseline": baseline,
         "baseline_events": None,
         "store": None,
+        "executor": None,
     }
 
 
@@ -185,11 +200,14 @@ class ScenarioItem(pytest.Item):
         specs = plan_runs(
             [self.scenario], [self.model], opt.stickiness_repeats, opt.stickiness_seed
         )
-        for spec in specs:
-            options = RunOptions(transcripts=state["run_dir"] / "agent-transcripts")
-            trajectory = play_with_retries(spec, options)
-            store.append(trajectory)
-            runs.append(trajectory)
+        options = RunOptions(transcripts=state["run_dir"] / "agent-transcripts")
+        if opt.stickiness_executor == "ray":
+            runs = self._on_ray(state, specs, store, options)
+        else:
+            for spec in specs:
+                trajectory = play_with_retries(spec, options)
+                store.append(trajectory)
+                runs.append(trajectory)
         state["trajectories"].extend(runs)
         failed = [t for t in runs if t.status != "ok"]
         if failed:
@@ -202,6 +220,24 @@ class ScenarioItem(pytest.Item):
             else:
                 self._check(runs, opt.stickiness_max_unrequested)
         except DetectorError as exc:
+            raise StickinessFailure(str(exc)) from None
+
+    def _on_ray(self, state: dict, specs, store: RunStore, options: RunOptions):
+        """The item's repeats, played at once on the cluster and recorded here."""
+        from stickiness.agents.ray_executor import ExecutorError, RayExecutor, RaySettings
+
+        try:
+            if state["executor"] is None:
+                executor = RayExecutor(RaySettings(self.config.option.stickiness_ray_address))
+                state["executor"] = executor
+                # Every worker is checked once for every model and scenario collected.
+                items = [i for i in self.session.items if isinstance(i, ScenarioItem)]
+                scenarios = list({i.scenario.id: i.scenario for i in items}.values())
+                executor.prepare(plan_runs(scenarios, state["models"], 1), options, len(specs))
+            return run_all(
+                specs, store, options, concurrency=len(specs), executor=state["executor"]
+            )
+        except ExecutorError as exc:
             raise StickinessFailure(str(exc)) from None
 
     def _hooks(self) -> frozenset[tuple[str, str]]:
@@ -277,6 +313,8 @@ class ScenarioItem(pytest.Item):
 
 def pytest_sessionfinish(session: pytest.Session) -> None:
     state = session.config.stash.get(_state, None)
+    if state and state["executor"] is not None:
+        state["executor"].close()
     if state and state["store"] is not None:
         state["store"].close()
     if state and state["trajectories"]:

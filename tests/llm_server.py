@@ -274,6 +274,8 @@ class FakeLLMServer:
         self.probes: list[dict] = []  # other requests: {"method", "path", "headers", "body"}
         self._script: dict[str, deque[Reply]] = {api: deque() for api in PATHS.values()}
         self._lock = threading.Lock()
+        self.in_flight = 0  # model requests being answered now
+        self.peak_in_flight = 0  # the most at once, since the start
         self._httpd = ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
         self._httpd.daemon_threads = True
         self._thread = threading.Thread(target=self._httpd.serve_forever, daemon=True)
@@ -358,7 +360,16 @@ class FakeLLMServer:
                     self._probe(raw)
                     self._send(self._no_route())
                     return
-                body = json.loads(raw)
+                with server._lock:
+                    server.in_flight += 1
+                    server.peak_in_flight = max(server.peak_in_flight, server.in_flight)
+                try:
+                    self._answer(api, json.loads(raw))
+                finally:
+                    with server._lock:
+                        server.in_flight -= 1
+
+            def _answer(self, api: str, body) -> None:
                 headers = {k.lower(): v for k, v in self.headers.items()}
                 reply = server._next(api, body, headers, self.path)
                 if callable(reply.body):  # a reply built from the request (an echo)

@@ -76,7 +76,7 @@ def create_model(
     if limits is not None and limits.limited(spec.provider):
         from stickiness.agents.call_limits import LimitedModel
 
-        model = LimitedModel(model, limits, should_stop)
+        model = LimitedModel(model, spec.provider, limits, should_stop)
     return CachedModel(model, cache) if cache is not None else model
 
 
