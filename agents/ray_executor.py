@@ -14,6 +14,7 @@ from __future__ import annotations
 import importlib.metadata
 import logging
 import math
+import signal
 import time
 from collections import Counter, deque
 from collections.abc import Callable
@@ -104,6 +105,9 @@ class RayExecutor:
         ray = self.ray
         if ray.is_initialized():
             return  # the caller's own connection (a test, a notebook)
+        # Ray puts handlers of its own on SIGINT and SIGTERM, which end the process at
+        # once; this command's own (stop the runs, keep the finished ones) come back.
+        handlers = {sig: signal.getsignal(sig) for sig in (signal.SIGINT, signal.SIGTERM)}
         try:
             ray.init(
                 address=self.settings.address,
@@ -116,6 +120,10 @@ class RayExecutor:
         except (ConnectionError, RuntimeError, ValueError) as exc:
             where = self.settings.address or "a Ray on this machine"
             raise ExecutorError(f"--executor ray: cannot start or reach {where}: {exc}") from None
+        finally:
+            for sig, handler in handlers.items():
+                if handler is not None:
+                    signal.signal(sig, handler)
         self._started_ray = True
 
     def _shared(self, specs: list[RunSpec], options: RunOptions):
