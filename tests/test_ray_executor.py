@@ -343,3 +343,52 @@ class _Killer:
                         with contextlib.suppress(ProcessLookupError):
                             os.kill(worker.pid, signal.SIGKILL)
             time.sleep(0.02)
+
+
+def test_compare_on_the_cluster_gates_as_locally(cluster, tmp_path, commit_folder):
+    common = ["compare", "--baseline", "sim:steady", "--candidate", "sim:sticky"]
+    common += ["--scenarios", str(commit_folder), "--repeats", "2", "--draws", "200"]
+    local = cli(tmp_path, *common, "--out", "local")
+    remote = cli(
+        tmp_path, *common, "--out", "ray", "--executor", "ray", "--ray-address", cluster.address
+    )
+    local.communicate(timeout=300)
+    _, remote_err = remote.communicate(timeout=300)
+    assert remote.returncode == local.returncode and "Traceback" not in remote_err, remote_err
+    for side in ("baseline", "candidate"):
+        here = records(tmp_path / "local" / side / "trajectories.jsonl")
+        there = records(tmp_path / "ray" / side / "trajectories.jsonl")
+        assert len(here) == 8 and here == there
+    verdicts = [json.loads((tmp_path / d / "gate.json").read_text()) for d in ("local", "ray")]
+    assert verdicts[0]["verdict"] == verdicts[1]["verdict"]
+
+
+CLIS = Path(__file__).resolve().parents[1] / ".agent-clis"
+
+
+@pytest.mark.skipif(
+    not (CLIS / "node_modules" / ".bin" / "claude").is_file(),
+    reason="Claude Code not installed (stickiness agents install claude-code; .ci/run does)",
+)
+def test_an_agent_cli_runs_on_a_worker_and_its_transcript_comes_back(
+    cluster, tmp_path, commit_scenarios, monkeypatch
+):
+    from scripted_agents import both_agents
+
+    from stickiness.agents.external.base import CLI_FOLDER_VAR
+
+    monkeypatch.setenv(CLI_FOLDER_VAR, str(CLIS))
+    executor = RayExecutor(RaySettings(workers=1))
+    with FakeLLMServer(default=both_agents("sticky", "sticky")) as server:
+        spec = f"claude-code:claude-sonnet-4-5?key_env=none&base_url={server.anthropic_url}"
+        specs = plan_runs([commit_scenarios["commit-then-revoke"]], [ModelSpec.parse(spec)], 1)
+        options = RunOptions(transcripts=tmp_path / "transcripts", turn_timeout=120)
+        try:
+            (run,) = run_all(specs, tmp_path / "t.jsonl", options, executor=executor)
+        finally:
+            executor.close()
+    assert run.status == "ok", run.error
+    kept = Path(run.agent_session["transcript"])
+    assert kept.parent == tmp_path / "transcripts" and kept.stem == run.run_id
+    assert kept.stat().st_size > 0 and run.agent_session["session_id"]
+    assert any(t.commits for t in run.turns)  # read from git on the worker
