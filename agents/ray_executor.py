@@ -11,6 +11,7 @@ room) and each run is recorded once, from the attempt that finished.
 
 from __future__ import annotations
 
+import contextlib
 import importlib.metadata
 import logging
 import math
@@ -267,6 +268,12 @@ class RayExecutor:
                     self._settle(ref, spec, worker, record, todo, losses)
         except KeyboardInterrupt:
             self._interrupt(flying, record, grace)
+        except self.ray.exceptions.RayError as exc:
+            # The cluster itself is gone (its head, the connection): nothing to wait for.
+            raise ExecutorError(
+                f"lost the Ray cluster with {len(flying)} runs in flight: {_first_line(exc)}; "
+                "the runs recorded so far are kept: `--resume` plays the rest"
+            ) from None
 
     def _send(self, todo: deque, flying: dict, concurrency: int) -> None:
         while todo and len(flying) < concurrency:
@@ -327,7 +334,9 @@ class RayExecutor:
             self.ray.get(self._limiter.release_all.remote(worker.name))
         if self._replacements > 0:
             self._replacements -= 1
-            self.workers += self._start(1, worker.threads, *self._plan)
+            # No room left for it: the plan goes on with the workers it has.
+            with contextlib.suppress(ExecutorError):
+                self.workers += self._start(1, worker.threads, *self._plan)
 
     def _interrupt(self, flying: dict, record, grace: float) -> None:
         from stickiness.agents.scheduler import RunsInterrupted
