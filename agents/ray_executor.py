@@ -30,6 +30,7 @@ from stickiness.agents.trajectory import Trajectory
 START_TIMEOUT = 120.0  # seconds for a worker to be placed, started and checked
 MAX_LOSSES = 3  # a run whose worker was lost this many times is recorded as an error
 WAIT_STEP = 0.5  # seconds between looks at the runs in flight
+CLOSE_TIMEOUT = 10.0  # seconds for the workers to clear their folders before they go
 
 
 class ExecutorError(RuntimeError):
@@ -206,6 +207,9 @@ class RayExecutor:
         return started
 
     def close(self) -> None:
+        alive = [w.handle.close.remote() for w in self.workers if w.alive]
+        if alive:
+            self.ray.wait(alive, num_returns=len(alive), timeout=CLOSE_TIMEOUT)
         for w in self.workers:
             self.ray.kill(w.handle)
         for service in self._services:

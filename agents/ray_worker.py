@@ -19,6 +19,7 @@ from pathlib import Path
 
 import ray
 
+from stickiness.agents.leftovers import remove_stale_sandboxes, sandbox_prefix
 from stickiness.agents.models import AGENT_PROVIDERS, ModelSpecError, check_model
 from stickiness.agents.ray_services import ClusterLimits, RemoteCache
 from stickiness.agents.runner import RunOptions, RunSpec
@@ -70,10 +71,13 @@ class RunWorker:
     def __init__(self, shared: Shared, holder: str) -> None:
         for name, value in shared.env.items():
             os.environ.setdefault(name, value)
+        # What workers killed on this machine left behind (their sandboxes and folders
+        # are named for their process), as `stickiness run` does at its start.
+        remove_stale_sandboxes()
         self.stop = threading.Event()
         self.holder = holder
         # Transcripts wait here between a run's end and its return to the driver.
-        self.transcripts = Path(tempfile.mkdtemp(prefix="stickiness-transcripts-"))
+        self.transcripts = Path(tempfile.mkdtemp(prefix=f"{sandbox_prefix()}transcripts-"))
         cache = RemoteCache(shared.cache, shared.cache_folder) if shared.cache is not None else None
         limits = (
             ClusterLimits(shared.limiter, shared.limits, holder)
@@ -117,6 +121,10 @@ class RunWorker:
             if not Path(repo, ".git").exists() and not Path(repo, "HEAD").is_file():
                 problems.append(f"the scenarios' workspace repository {repo} is not here")
         return {"host": socket.gethostname(), "pid": os.getpid(), "problems": problems}
+
+    @ray.method(concurrency_group=CONTROL)
+    def close(self) -> None:
+        shutil.rmtree(self.transcripts, ignore_errors=True)
 
     @ray.method(concurrency_group=CONTROL)
     def halt(self) -> None:
