@@ -236,13 +236,30 @@ class RayExecutor:
         kind = max(
             (RESOURCES[run_kind(s.model.provider)] for s in specs), key=lambda r: r.memory_mib
         )
-        cpus = int(self.ray.cluster_resources().get("CPU", 1)) or 1
-        count = max(1, min(concurrency, self.settings.workers or cpus))
-        threads = math.ceil(concurrency / count)
+        count, threads = self._shape(concurrency, kind)
         self._plan = (self._shared(specs, options), self._needs(specs, options), kind)
         self._transcripts = options.transcripts
         self.workers = self._start(count, threads, *self._plan)
         self._replacements = 2 * count
+
+    def _shape(self, concurrency: int, kind: RunResources) -> tuple[int, int]:
+        """(workers, threads each): `--ray-workers` if given, else one per CPU of the
+        cluster, and more when that many would not fit on its largest node."""
+        if self.settings.workers:
+            count = min(concurrency, self.settings.workers)
+            return count, math.ceil(concurrency / count)
+        nodes = [n.get("Resources", {}) for n in self.ray.nodes() if n.get("Alive")]
+        cpus = int(sum(n.get("CPU", 0) for n in nodes)) or 1
+        fits = max(
+            1,
+            min(
+                int(max((n.get("CPU", 0) for n in nodes), default=1) / kind.cpu),
+                int(max((n.get("memory", 0) for n in nodes), default=0) / 2**20 / kind.memory_mib)
+                or 1,
+            ),
+        )
+        count = max(1, min(concurrency, max(cpus, math.ceil(concurrency / fits))))
+        return count, math.ceil(concurrency / count)
 
     def run(
         self,
