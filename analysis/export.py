@@ -10,6 +10,8 @@ from pathlib import Path
 
 import pandas as pd
 
+from stickiness.agents.process_pool import ProcessMap, WorkerError, can_start_workers
+from stickiness.agents.record_chunks import worker_count
 from stickiness.analysis.claim_check import Review
 from stickiness.analysis.events_csv import write_events_csv
 from stickiness.analysis.headline import Headline, headline
@@ -67,10 +69,19 @@ def _plain(value: object) -> object:
     return value.item() if hasattr(value, "item") else str(value)
 
 
+# From this many rows events.csv is written by a process of its own (see `EventsCsv`):
+# below it, starting one (about half a second with pandas) costs more than it saves.
+PROCESS_ROWS = 250_000
+
+
 class EventsCsv:
     """events.csv, written by a thread from the moment this is made: made before the
-    metrics are computed, the writing overlaps with them (numpy lets go of the
-    interpreter for most of the bootstrap's work). `events` must not change meanwhile."""
+    metrics are computed, the writing overlaps with them. `events` must not change
+    meanwhile. A large table is handed to a process of its own to write (when this one
+    may use two CPUs), as both the writing and the metrics hold the interpreter for most
+    of their time; the file's bytes are the same either way. As a context manager,
+    leaving it waits for the writing (`write_outputs` takes it and raises what writing
+    raised)."""
 
     def __init__(self, out_dir: Path, events: pd.DataFrame) -> None:
         out_dir.mkdir(parents=True, exist_ok=True)
@@ -83,11 +94,28 @@ class EventsCsv:
 
     def _write(self, events: pd.DataFrame) -> None:
         try:
-            write_events_csv(events, self.path)
+            if len(events) < PROCESS_ROWS or worker_count() < 2 or not can_start_workers():
+                write_events_csv(events, self.path)
+                return
+            try:
+                job = (events, self.path.absolute())
+                with ProcessMap(write_events_csv, [job], 1) as written:
+                    list(written)
+            except WorkerError:
+                # No process could start, or it was killed: the file is written here.
+                write_events_csv(events, self.path)
         except BaseException as exc:  # raised again in the caller's thread, by `wait`
             self._error = exc
 
     def join(self) -> None:
+        self._thread.join()
+
+    def __enter__(self) -> EventsCsv:
+        return self
+
+    def __exit__(self, exc_type: type[BaseException] | None, *exc: object) -> None:
+        # Left by an error: the thread is not left writing behind the caller's back, and
+        # the caller's error is the one raised (`wait` raises the writer's own).
         self._thread.join()
 
     def wait(self) -> Path:

@@ -6,9 +6,10 @@ Synthesis (not timed against the target) writes realistic JSONL records: transcr
 with tool calls and results, commits, pushes, diffs, for 16 scenarios in four families
 and two models with known persistence. Then the timed part does what
 `stickiness analyse` does: read the file (a large one in parts, by worker processes),
-build the events table, compute every metric with the clustered bootstrap, write
-events.csv and metrics.json. Prints wall time per phase and peak memory, of this process
-and of the largest worker. Target: 10 s and 1 GB on a 2-core machine.
+build the events table, compute every metric with the clustered bootstrap while
+events.csv is written, then write metrics.json. Prints wall time per phase and peak
+memory: of this process, of the worker processes (the readers, and events.csv's
+writer), and of all of them together. Target: 10 s and 1 GB on a 2-core machine.
 """
 
 from __future__ import annotations
@@ -17,15 +18,14 @@ import argparse
 import json
 import resource
 import tempfile
+import threading
 import time
 from pathlib import Path
 
 import numpy as np
 
-from stickiness.agents.record_chunks import worker_count
 from stickiness.agents.trajectory_reader import iter_records
-from stickiness.analysis.export import AnalysisSettings, write_outputs
-from stickiness.analysis.metrics import analyse
+from stickiness.analysis.export import AnalysisSettings, EventsCsv, write_outputs
 from stickiness.analysis.observe import observe
 from stickiness.analysis.policy import Policy
 
@@ -183,6 +183,58 @@ def synthesise(path: Path, runs: int, seed: int = 0) -> None:
                     fh.write(json.dumps(record) + "\n")
 
 
+def _status_kib(pid: int | str, *fields: str) -> list[int]:
+    try:
+        lines = Path(f"/proc/{pid}/status").read_text().splitlines()
+    except OSError:  # gone meanwhile
+        return [0] * len(fields)
+    found = dict(line.split(":", 1) for line in lines if ":" in line)
+    return [int(found.get(f, "0 kB").split()[0]) for f in fields]
+
+
+class Memory(threading.Thread):
+    """Peak memory of the child processes, each on its own, and of this process and its
+    children together, read from /proc every 10 ms (Linux). A child's ru_maxrss would
+    not do: it starts as this process's size when the child was forked, kept across
+    exec, so a child started late looks as large as its parent."""
+
+    def __init__(self) -> None:
+        super().__init__(daemon=True)
+        self.children: dict[int, tuple[str, int]] = {}  # pid -> (phase, peak KiB)
+        self.together = 0  # KiB
+        self.phase = "read"
+        self.works = Path("/proc/self/task").is_dir()
+        self._done = threading.Event()
+
+    def run(self) -> None:
+        while self.works and not self._done.wait(0.01):
+            self.sample()
+
+    def sample(self) -> None:
+        pids = []
+        for task in Path("/proc/self/task").iterdir():
+            try:
+                pids += map(int, (task / "children").read_text().split())
+            except OSError:
+                continue
+        total = _status_kib("self", "VmRSS")[0]
+        for pid in pids:
+            # VmHWM: the child's own peak since its exec.
+            rss, hwm = _status_kib(pid, "VmRSS", "VmHWM")
+            phase, peak = self.children.get(pid, (self.phase, 0))
+            self.children[pid] = (phase, max(peak, hwm))
+            total += rss
+        self.together = max(self.together, total)
+
+    def stop(self) -> None:
+        self._done.set()
+        self.join()
+
+    def peaks(self, phase: str) -> list[float]:
+        """The peaks in GiB of the children started in `phase`."""
+        return [kib / 2**20 for p, kib in self.children.values() if p == phase]
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--runs", type=int, default=100_000)
@@ -213,24 +265,45 @@ def main() -> None:
                 f"synthesised {args.runs:,} runs x {TURNS} turns: {size:,.0f} MiB "
                 f"in {t1 - t0:.1f} s"
             )
-        events = observe(iter_records(path))
+        settings = AnalysisSettings(args.draws, 0, 0.95, Policy())
+        memory = Memory()
+        memory.start()
+        events = observe(iter_records(path), settings.policy)
         t2 = time.perf_counter()
-        models = analyse(events, draws=args.draws)
-        t3 = time.perf_counter()
-        write_outputs(out_dir, events, models, AnalysisSettings(args.draws, 0, 0.95, Policy()))
+        # The readers are gone by now (their processes are waited for).
+        memory.sample()
+        memory.phase = "write"
+        read_peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20  # GiB
+        # As `stickiness analyse`: events.csv is written while the metrics are computed.
+        with EventsCsv(out_dir, events) as events_csv:
+            models = settings.analyse(events)
+            t3 = time.perf_counter()
+            write_outputs(out_dir, events, models, settings, events_csv=events_csv)
         t4 = time.perf_counter()
+        memory.stop()
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20  # KiB -> GiB
-    # The largest worker; workers live only while the file is read.
-    worker = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 2**20
-    workers = worker_count() if worker else 0
+    readers, writers = memory.peaks("read"), memory.peaks("write")
+    # Readers live only while the file is read; events.csv's writer (a process only for
+    # a large table) only after.
+    bound = max(read_peak + sum(readers), peak + sum(writers))
     print(f"read + events table: {t2 - t1:6.1f} s  ({len(events):,} event rows)")
-    print(f"metrics + bootstrap: {t3 - t2:6.1f} s  ({args.draws} draws, {len(models)} models)")
-    print(f"write csv + json:    {t4 - t3:6.1f} s")
-    print(f"analysis total:      {t4 - t1:6.1f} s  (target 10 s)")
     print(
-        f"peak memory (RSS):   {peak + workers * worker:6.2f} GiB at most (target 1 GB = 0.93 GiB)"
+        f"metrics + bootstrap: {t3 - t2:6.1f} s  ({args.draws} draws, {len(models)} models; "
+        "events.csv written meanwhile)"
     )
-    print(f"  this process {peak:.2f} GiB, {workers} workers {worker:.2f} GiB each at most")
+    print(f"write json, end csv: {t4 - t3:6.1f} s")
+    print(f"analysis total:      {t4 - t1:6.1f} s  (target 10 s)")
+    if memory.works:
+        print(f"peak memory (RSS):   {bound:6.2f} GiB at most (target 1 GB = 0.93 GiB)")
+        print(
+            f"  this process {peak:.2f} GiB ({read_peak:.2f} while reading), "
+            f"{len(readers)} readers {max(readers, default=0):.2f} GiB each at most, "
+            f"events.csv writer {max(writers, default=0):.2f} GiB; "
+            f"all together {memory.together / 2**20:.2f} GiB as sampled"
+        )
+    else:
+        children = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 2**20
+        print(f"this process {peak:.2f} GiB; children {children:.2f} GiB (no /proc to see more)")
     for m in models:
         f = m.families["overall"]
         print(

@@ -16,7 +16,7 @@ from stickiness.agents.trajectory_reader import iter_records, read_trajectories
 from stickiness.analysis.bootstrap import DEFAULT_DRAWS
 from stickiness.analysis.claims_judge import ClaimsJudge, check_judge
 from stickiness.analysis.coverage import missing_baselines
-from stickiness.analysis.export import AnalysisSettings, write_outputs
+from stickiness.analysis.export import AnalysisSettings, EventsCsv, write_outputs
 from stickiness.analysis.observe import HookPolicy, observe
 from stickiness.analysis.observed import BASELINE_CAVEAT, is_observed
 from stickiness.analysis.policy import Policy, PolicyError, load_policy
@@ -91,12 +91,16 @@ def analyse_and_report(
         trajectories, settings.policy, hooks=hooks, warnings=warnings, review=settings.review
     )
     print_warnings(console, [*warnings, *missing_baselines(events)])
-    models = settings.analyse(events) if not events.empty else []
-    answer = settings.headline(models)
-    if models:
-        print_summary(console, models, answer, verbose)
-    print_usage(console, trajectories)
-    events_path, metrics_path = write_outputs(run_dir, events, models, settings, answer)
+    # events.csv is written while the metrics are computed.
+    with EventsCsv(run_dir, events) as events_csv:
+        models = settings.analyse(events) if not events.empty else []
+        answer = settings.headline(models)
+        if models:
+            print_summary(console, models, answer, verbose)
+        print_usage(console, trajectories)
+        events_path, metrics_path = write_outputs(
+            run_dir, events, models, settings, answer, events_csv=events_csv
+        )
     report = write_report(trajectories, run_dir / REPORT, settings=settings, hooks=hooks)
     for t in failed[:5]:
         console.print(
@@ -134,17 +138,21 @@ def cmd_analyse(args: argparse.Namespace, console: Console) -> int:
     )
     print_warnings(console, warnings)
     judge.print(console)
-    models = settings.analyse(events) if not events.empty else []
-    answer = settings.headline(models)
-    if models:
-        print_summary(console, models, answer, args.verbose)
-        print_warnings(console, missing_baselines(events))
-        if is_observed(events).any():
-            console.print(f"[yellow]imported sessions[/yellow]: {BASELINE_CAVEAT}")
-    else:
-        console.print("no runs to analyse")
     out = Path(args.out) if args.out else source.parent
-    events_path, metrics_path = write_outputs(out, events, models, settings, answer)
+    # events.csv is written while the metrics are computed.
+    with EventsCsv(out, events) as events_csv:
+        models = settings.analyse(events) if not events.empty else []
+        answer = settings.headline(models)
+        if models:
+            print_summary(console, models, answer, args.verbose)
+            print_warnings(console, missing_baselines(events))
+            if is_observed(events).any():
+                console.print(f"[yellow]imported sessions[/yellow]: {BASELINE_CAVEAT}")
+        else:
+            console.print("no runs to analyse")
+        events_path, metrics_path = write_outputs(
+            out, events, models, settings, answer, events_csv=events_csv
+        )
     console.print(f"events: {escape(str(events_path))}")
     console.print(f"metrics: {escape(str(metrics_path))}")
     return 0

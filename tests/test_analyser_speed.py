@@ -1,13 +1,16 @@
 """The analyser's faster paths give what the plain ones give: events.csv in the bytes of
-pandas' to_csv, and bootstrap sums equal to drawing and counting every run at once."""
+pandas' to_csv (also when a process of its own writes it), and bootstrap sums equal to
+drawing and counting every run at once."""
 
 from __future__ import annotations
+
+import sys
 
 import numpy as np
 import pandas as pd
 import pytest
 
-from stickiness.analysis import bootstrap, events_csv
+from stickiness.analysis import bootstrap, events_csv, export
 from stickiness.analysis.events_csv import write_events_csv
 from stickiness.analysis.export import EventsCsv
 
@@ -73,6 +76,41 @@ def test_events_csv_writer_error_reaches_the_caller(tmp_path):
     blocked.mkdir()  # a folder where the file should go
     with pytest.raises(OSError):
         EventsCsv(tmp_path, _awkward_frame()).wait()
+
+
+@pytest.fixture
+def csv_process(monkeypatch):
+    """events.csv written by a process of its own, whatever the table's size and CPUs."""
+    monkeypatch.setattr(export, "PROCESS_ROWS", 1)
+    monkeypatch.setattr(export, "worker_count", lambda: 2)
+
+
+def test_events_csv_written_by_a_process_is_the_same_bytes(tmp_path, csv_process):
+    frame = _awkward_frame(300)
+    with EventsCsv(tmp_path, frame) as csv:
+        path = csv.wait()
+    frame.to_csv(tmp_path / "pandas.csv", index=False)
+    assert path.read_bytes() == (tmp_path / "pandas.csv").read_bytes()
+
+
+def test_events_csv_process_error_reaches_the_caller(tmp_path, csv_process):
+    (tmp_path / "events.csv").mkdir()  # a folder where the file should go
+    with pytest.raises(OSError):
+        EventsCsv(tmp_path, _awkward_frame()).wait()
+
+
+def test_events_csv_is_written_here_when_no_process_starts(tmp_path, csv_process, monkeypatch):
+    monkeypatch.setattr(sys, "executable", "/nonexistent/python")
+    frame = _awkward_frame(300)
+    path = EventsCsv(tmp_path, frame).wait()
+    frame.to_csv(tmp_path / "pandas.csv", index=False)
+    assert path.read_bytes() == (tmp_path / "pandas.csv").read_bytes()
+
+
+def test_leaving_by_an_error_waits_for_the_writer_and_keeps_the_error(tmp_path, csv_process):
+    with pytest.raises(KeyError), EventsCsv(tmp_path, _awkward_frame(300)) as csv:
+        raise KeyError("metrics failed")
+    assert not csv._thread.is_alive()
 
 
 def _all_at_once(values: np.ndarray, copies: int, rng: np.random.Generator) -> np.ndarray:
