@@ -39,6 +39,7 @@ from stickiness.agents.trajectory import (
 from stickiness.scenarios.errors import MAX_SHOWN_CHARS, printable, shown
 
 _T = TypeVar("_T")
+_BUFFER = 1 << 20
 
 
 def iter_trajectories(path: Path, warnings: list[str] | None = None) -> Iterator[Trajectory]:
@@ -98,7 +99,8 @@ def read_trajectories(path: Path) -> tuple[list[Trajectory], list[str]]:
 def open_records(path: Path) -> BinaryIO:
     """The file opened for reading; a missing or unreadable one is a `TrajectoryError`."""
     try:
-        return open(path, "rb")  # noqa: SIM115 - the caller closes it
+        # Lines of a few KB: the default buffer would take a read call for most of them.
+        return open(path, "rb", buffering=_BUFFER)  # noqa: SIM115 - the caller closes it
     except FileNotFoundError:
         raise TrajectoryError(f"{path}: no such file") from None
     except OSError as exc:
