@@ -9,6 +9,7 @@ import os
 import signal
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -273,6 +274,25 @@ def test_the_options_are_checked_before_anything_runs(tmp_path):
         out, err = proc.communicate(timeout=120)
         assert proc.returncode == 2 and message in out + err, (args, out, err)
         assert "Traceback" not in err
+
+
+def test_ray_is_imported_only_when_asked_for(commit_folder):
+    code = (
+        "import sys, stickiness.reports.cli, stickiness.reports.pytest_plugin; "
+        "from stickiness.reports.cli import main; "
+        "main(['run', '--repeats', '1', '--out', sys.argv[1], '--scenarios', sys.argv[2]]); "
+        "print('ray' in sys.modules)"
+    )
+    with tempfile.TemporaryDirectory() as tmp:
+        done = subprocess.run(
+            [sys.executable, "-c", code, str(Path(tmp) / "r"), str(commit_folder)],
+            capture_output=True,
+            text=True,
+            timeout=300,
+            cwd=tmp,
+        )
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip().splitlines()[-1] == "False"
 
 
 def test_without_ray_the_message_says_how_to_get_it(monkeypatch):
