@@ -3,7 +3,7 @@
 A provider's rate limit belongs to its key, not to a worker: twenty workers sharing one
 key must share one budget. The local executor keeps the budget in this process
 (`LocalLimits`); the Ray executor keeps it in one actor of the cluster (see
-`ray_limits`). Both hand out slots through the same `CallLimits` interface, and a model
+`ray_services`). Both hand out slots through the same `CallLimits` interface, and a model
 call (or, for an agent CLI, which makes its own calls, a whole turn) holds one.
 """
 
@@ -60,7 +60,6 @@ class LocalLimits:
     """Slots kept in this process, for runs played by its threads."""
 
     def __init__(self, limits: Mapping[str, int]) -> None:
-        self.limits = dict(limits)
         self._slots = {name: threading.BoundedSemaphore(n) for name, n in limits.items()}
 
     def acquire(self, provider: str, timeout: float) -> bool:

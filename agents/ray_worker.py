@@ -20,7 +20,7 @@ from pathlib import Path
 import ray
 
 from stickiness.agents.leftovers import remove_stale_sandboxes, sandbox_prefix
-from stickiness.agents.models import AGENT_PROVIDERS, ModelSpecError, check_model
+from stickiness.agents.models import AGENT_PROVIDERS, ModelSpec, ModelSpecError, check_model
 from stickiness.agents.ray_services import ClusterLimits, RemoteCache
 from stickiness.agents.runner import RunOptions, RunSpec
 from stickiness.agents.scheduler import play_with_retries
@@ -75,7 +75,6 @@ class RunWorker:
         # are named for their process), as `stickiness run` does at its start.
         remove_stale_sandboxes()
         self.stop = threading.Event()
-        self.holder = holder
         # Transcripts wait here between a run's end and its return to the driver.
         self.transcripts = Path(tempfile.mkdtemp(prefix=f"{sandbox_prefix()}transcripts-"))
         cache = RemoteCache(shared.cache, shared.cache_folder) if shared.cache is not None else None
@@ -148,8 +147,8 @@ class RunWorker:
 
 
 def cli_version_of(text: str, options: RunOptions) -> str:
-    """The version of the agent CLI a spec runs, here."""
-    return _cli_version(check_model(text, options.call), options)
+    """The version of the agent CLI a spec runs, here (the spec was checked already)."""
+    return _cli_version(ModelSpec.parse(text), options)
 
 
 def _cli_version(spec, options: RunOptions) -> str:

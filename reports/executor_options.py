@@ -12,6 +12,7 @@ from pathlib import Path
 
 from stickiness.agents.call_limits import LimitError, LocalLimits, parse_limits
 from stickiness.agents.models import PROVIDERS
+from stickiness.agents.ray_executor import ExecutorError
 from stickiness.agents.scheduler import Executor
 
 EXECUTORS = ("local", "ray")
@@ -82,8 +83,6 @@ def local_limits(args: argparse.Namespace) -> LocalLimits | None:
 
 
 def _runtime_env(path: str | None) -> dict | None:
-    from stickiness.agents.ray_executor import ExecutorError
-
     if path is None:
         return None
     try:

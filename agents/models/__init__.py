@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from typing import TYPE_CHECKING
+
 from stickiness.agents.models.base import (
     ModelAdapter,
     ModelCallError,
@@ -14,6 +17,9 @@ from stickiness.agents.models.cache import CachedModel, ResponseCache
 from stickiness.agents.models.remote import CallOptions, check_reachable, resolve
 from stickiness.agents.models.sim import PROFILES, SimModel, SimParams, sim_params
 from stickiness.scenarios.model import Scenario
+
+if TYPE_CHECKING:  # the module imports the loop, which imports this package
+    from stickiness.agents.call_limits import CallLimits
 
 PROVIDERS = ("sim", "openai", "anthropic", "claude-code", "codex", "acp")
 AGENT_PROVIDERS = ("claude-code", "codex", "acp")
@@ -51,8 +57,8 @@ def create_model(
     seed: int,
     options: CallOptions | None = None,
     cache: ResponseCache | None = None,
-    limits=None,
-    should_stop=lambda: False,
+    limits: CallLimits | None = None,
+    should_stop: Callable[[], bool] = lambda: False,
 ) -> ModelAdapter:
     """A fresh adapter for one run (real adapters share their SDK client). With
     `limits` (a `CallLimits`), each request sent holds a slot of its provider."""
